@@ -1,0 +1,3 @@
+from storycoach.cli import main
+
+main()

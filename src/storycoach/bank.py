@@ -1,0 +1,660 @@
+"""The story bank: the one place that knows SQL.
+
+Stories, questions and culture markers are rows; the links between them are two small join
+tables with foreign keys, so removing a story removes its links and nothing dangles. List-shaped
+fields (tags, people, metrics) are JSON columns: they are read with their row and never queried
+one by one. Story text is indexed with FTS5 (kept current by triggers) for `story search`.
+
+Reviews are stored before any model call (the draft is never lost to a network failure) and the
+model attempts are stored per call in `llm_calls`, which is where history, cost reporting and
+the review cache read from. No setting with a secret in it is ever written here.
+
+The schema evolves only through `MIGRATIONS`; every write that touches several rows runs in one
+transaction, so a failed import or edit leaves the bank as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import tomllib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from pydantic import ValidationError
+
+from storycoach.errors import NotFoundError, StorycoachError
+from storycoach.models import (
+    Finding,
+    LlmReview,
+    Marker,
+    Person,
+    Question,
+    ReviewResult,
+    Story,
+)
+from storycoach.resources import resource_dir
+
+MIGRATIONS = sqlite_utils.Migrations("storycoach")
+EXPORT_VERSION = 1
+_STORY_TEXT = ("title", "situation", "task", "action", "result", "reflection")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["markers"].create(
+        {"slug": str, "name": str, "meaning": str, "source": str}, pk="slug", not_null={"name"}
+    )
+    db["questions"].create(
+        {
+            "id": str,
+            "text": str,
+            "company": str,
+            "roles": str,
+            "difficulty": str,
+            "tags": str,
+            "themes": str,
+            "levels": str,
+            "probing": str,
+            "probes": str,
+            "source": str,
+        },
+        pk="id",
+        not_null={"text", "source"},
+    )
+    db["question_markers"].create(
+        {"question_id": str, "marker_slug": str},
+        pk=("question_id", "marker_slug"),
+        foreign_keys=[("question_id", "questions", "id"), ("marker_slug", "markers", "slug")],
+    )
+    db["stories"].create(
+        {
+            "id": int,
+            "title": str,
+            "situation": str,
+            "task": str,
+            "action": str,
+            "result": str,
+            "reflection": str,
+            "happened": str,
+            "company": str,
+            "team": str,
+            "people": str,
+            "metrics": str,
+            "tags": str,
+            "level": str,
+            "retired": int,
+            "created": str,
+            "updated": str,
+        },
+        pk="id",
+        not_null={"title", "situation", "task", "action", "result", "created", "updated"},
+        defaults={"retired": 0, "reflection": "", "company": "", "team": ""},
+    )
+    db["story_questions"].create(
+        {"story_id": int, "question_id": str},
+        pk=("story_id", "question_id"),
+        foreign_keys=[("story_id", "stories", "id"), ("question_id", "questions", "id")],
+    )
+    db["story_markers"].create(
+        {"story_id": int, "marker_slug": str},
+        pk=("story_id", "marker_slug"),
+        foreign_keys=[("story_id", "stories", "id"), ("marker_slug", "markers", "slug")],
+    )
+    db["stories"].enable_fts([*_STORY_TEXT, "tags"], create_triggers=True)
+    db["reviews"].create(
+        {
+            "id": int,
+            "created": str,
+            "path": str,
+            "story_id": int,
+            "question_id": str,
+            "level": str,
+            "draft": str,
+            "draft_hash": str,
+            "findings": str,
+            "verdict": str,
+            "llm": str,
+            "llm_status": str,
+            "cache_key": str,
+        },
+        pk="id",
+        not_null={"created", "draft", "draft_hash", "verdict"},
+    )
+    db["reviews"].create_index(["story_id"])
+    db["reviews"].create_index(["cache_key"])
+    db["llm_calls"].create(
+        {
+            "id": int,
+            "review_id": int,
+            "created": str,
+            "model": str,
+            "status": str,
+            "error": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "latency_ms": int,
+            "cost_usd": float,
+        },
+        pk="id",
+        foreign_keys=[("review_id", "reviews", "id")],
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def _cascade_links(db: sqlite_utils.Database) -> None:
+    """Links die with their story (sqlite-utils creates plain foreign keys)."""
+    for table in ("story_questions", "story_markers"):
+        db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_cascade AFTER DELETE ON stories "
+            f"BEGIN DELETE FROM {table} WHERE story_id = old.id; END"
+        )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS reviews_unlink AFTER DELETE ON stories "
+        "BEGIN UPDATE reviews SET story_id = NULL WHERE story_id = old.id; END"
+    )
+
+
+MIGRATIONS(name="m002_cascade_links")(_cascade_links)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _friendly(error: sqlite3.Error, path: Path) -> StorycoachError:
+    message = str(error).lower()
+    if "locked" in message or "busy" in message:
+        return StorycoachError(
+            f"the story bank {path} is locked by another process; try again in a moment"
+        )
+    if "readonly" in message or "read-only" in message:
+        return StorycoachError(f"the story bank {path} is read-only; check its permissions")
+    if "not a database" in message or "malformed" in message or "file is encrypted" in message:
+        return StorycoachError(f"{path} is not a storycoach database (not SQLite, or damaged)")
+    if "unable to open" in message:
+        return StorycoachError(f"cannot open the story bank at {path}")
+    return StorycoachError(f"database error in {path}: {error}")
+
+
+class Bank:
+    """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str) -> Bank:
+        path = Path(path).expanduser()
+        try:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise StorycoachError(f"{path} is a directory, not a story bank file")
+            conn = sqlite3.connect(str(path), timeout=2.0)
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            db.execute("PRAGMA foreign_keys = ON")
+            if str(path) != ":memory:":
+                db.execute("PRAGMA journal_mode = WAL")
+            bank = cls(db, path)
+            MIGRATIONS.apply(db)
+            bank._seed()
+        except sqlite3.Error as error:
+            raise _friendly(error, path) from error
+        except OSError as error:
+            raise StorycoachError(f"cannot open the story bank at {path}: {error}") from error
+        return bank
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite_utils.Database]:
+        """One transaction; SQLite errors become one readable line."""
+        try:
+            with self.db.atomic():
+                yield self.db
+        except sqlite3.Error as error:
+            raise _friendly(error, self.path) from error
+
+    def _read(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.Error as error:
+            raise _friendly(error, self.path) from error
+
+    # -- seed question bank -------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        """Load the shipped question bank when it is new or changed; user rows stay as they are."""
+        seed_file = resource_dir("data") / "questions.toml"
+        raw = seed_file.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        row = self._read("SELECT value FROM meta WHERE key = 'seed_hash'")
+        if row and row[0]["value"] == digest:
+            return
+        data = tomllib.loads(raw.decode("utf-8"))
+        markers = [Marker(**m) for m in data.get("markers", [])]
+        questions = [Question(**{**q, "source": "seed"}) for q in data.get("questions", [])]
+        user_ids = {r["id"] for r in self._read("SELECT id FROM questions WHERE source = 'user'")}
+        with self._writing() as db:
+            db["markers"].upsert_all([m.model_dump() for m in markers], pk="slug")
+            for question in questions:
+                if question.id not in user_ids:
+                    self._put_question(db, question)
+            db["meta"].upsert({"key": "seed_hash", "value": digest}, pk="key")
+
+    # -- markers and questions ----------------------------------------------------------------
+
+    def markers(self) -> list[Marker]:
+        return [Marker(**r) for r in self._read("SELECT * FROM markers ORDER BY slug")]
+
+    def marker_slugs(self) -> list[str]:
+        return [r["slug"] for r in self._read("SELECT slug FROM markers ORDER BY slug")]
+
+    def question_ids(self) -> list[str]:
+        return [r["id"] for r in self._read("SELECT id FROM questions ORDER BY id")]
+
+    def questions(self, *, marker: str | None = None, role: str | None = None) -> list[Question]:
+        if marker is not None:
+            self._require_markers([marker])
+        links: dict[str, list[str]] = {}
+        for r in self._read("SELECT * FROM question_markers ORDER BY marker_slug"):
+            links.setdefault(r["question_id"], []).append(r["marker_slug"])
+        out = []
+        for row in self._read("SELECT * FROM questions ORDER BY source DESC, rowid"):
+            question = self._question_from_row(row, links.get(row["id"], []))
+            if marker and marker not in question.markers:
+                continue
+            if role and not any(role.lower() == r.lower() for r in question.roles):
+                continue
+            out.append(question)
+        return out
+
+    def question(self, question_id: str) -> Question:
+        rows = self._read("SELECT * FROM questions WHERE id = ?", [question_id])
+        if not rows:
+            raise NotFoundError("question", question_id, self.question_ids())
+        markers = self._read(
+            "SELECT marker_slug FROM question_markers WHERE question_id = ? ORDER BY marker_slug",
+            [question_id],
+        )
+        return self._question_from_row(rows[0], [m["marker_slug"] for m in markers])
+
+    def add_question(self, question: Question) -> Question:
+        if question.id in self.question_ids():
+            raise StorycoachError(f"a question with id {question.id!r} already exists")
+        self._require_markers(question.markers)
+        question = question.model_copy(update={"source": "user"})
+        with self._writing() as db:
+            self._put_question(db, question)
+        return question
+
+    def _put_question(self, db: sqlite_utils.Database, question: Question) -> None:
+        row = question.model_dump(exclude={"markers"})
+        for key in ("roles", "tags", "themes", "levels", "probes"):
+            row[key] = _dumps(row[key])
+        db["questions"].upsert(row, pk="id")
+        db.execute("DELETE FROM question_markers WHERE question_id = ?", [question.id])
+        db["question_markers"].insert_all(
+            [{"question_id": question.id, "marker_slug": m} for m in question.markers]
+        )
+
+    @staticmethod
+    def _question_from_row(row: dict[str, Any], markers: list[str]) -> Question:
+        data = dict(row)
+        for key in ("roles", "tags", "themes", "levels", "probes"):
+            data[key] = json.loads(data[key] or "[]")
+        data = {k: v for k, v in data.items() if v is not None}
+        return Question(**data, markers=markers)
+
+    def _require_markers(self, slugs: Iterable[str]) -> None:
+        known = self.marker_slugs()
+        for slug in slugs:
+            if slug not in known:
+                raise NotFoundError("marker", slug, known)
+
+    def _require_questions(self, ids: Iterable[str]) -> None:
+        known = self.question_ids()
+        for question_id in ids:
+            if question_id not in known:
+                raise NotFoundError("question", question_id, known)
+
+    # -- stories ------------------------------------------------------------------------------
+
+    def add_story(self, story: Story) -> Story:
+        self._require_questions(story.questions)
+        self._require_markers(story.markers)
+        stamp = now()
+        with self._writing() as db:
+            row = self._story_row(story, created=stamp, updated=stamp)
+            row.pop("id", None)
+            story_id = db["stories"].insert(row).last_pk
+            self._put_links(db, story_id, story.questions, story.markers)
+        return self.story(story_id)
+
+    def update_story(self, story_id: int, story: Story) -> Story:
+        current = self.story(story_id)
+        self._require_questions(story.questions)
+        self._require_markers(story.markers)
+        with self._writing() as db:
+            row = self._story_row(story, created=current.created.isoformat(), updated=now())
+            row["id"] = story_id
+            db["stories"].update(story_id, row)
+            db.execute("DELETE FROM story_questions WHERE story_id = ?", [story_id])
+            db.execute("DELETE FROM story_markers WHERE story_id = ?", [story_id])
+            self._put_links(db, story_id, story.questions, story.markers)
+        return self.story(story_id)
+
+    def remove_story(self, story_id: int) -> Story:
+        story = self.story(story_id)
+        with self._writing() as db:
+            db.execute("DELETE FROM stories WHERE id = ?", [story_id])
+        return story
+
+    def link(
+        self,
+        story_id: int,
+        *,
+        questions: Iterable[str] = (),
+        markers: Iterable[str] = (),
+        unlink: bool = False,
+    ) -> Story:
+        self.story(story_id)
+        questions, markers = list(questions), list(markers)
+        self._require_questions(questions)
+        self._require_markers(markers)
+        with self._writing() as db:
+            if unlink:
+                for q in questions:
+                    db.execute(
+                        "DELETE FROM story_questions WHERE story_id = ? AND question_id = ?",
+                        [story_id, q],
+                    )
+                for m in markers:
+                    db.execute(
+                        "DELETE FROM story_markers WHERE story_id = ? AND marker_slug = ?",
+                        [story_id, m],
+                    )
+            else:
+                self._put_links(db, story_id, questions, markers)
+            db["stories"].update(story_id, {"updated": now()})
+        return self.story(story_id)
+
+    def story(self, story_id: int) -> Story:
+        stories = self._stories_where("id = ?", [story_id])
+        if not stories:
+            raise StorycoachError(f"no story with id {story_id} (see `storycoach story list`)")
+        return stories[0]
+
+    def stories(
+        self,
+        *,
+        question: str | None = None,
+        marker: str | None = None,
+        tag: str | None = None,
+        include_retired: bool = True,
+    ) -> list[Story]:
+        clauses, params = [], []
+        if question:
+            self._require_questions([question])
+            clauses.append("id IN (SELECT story_id FROM story_questions WHERE question_id = ?)")
+            params.append(question)
+        if marker:
+            self._require_markers([marker])
+            clauses.append("id IN (SELECT story_id FROM story_markers WHERE marker_slug = ?)")
+            params.append(marker)
+        if tag:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(stories.tags) WHERE value = ?)")
+            params.append(tag)
+        if not include_retired:
+            clauses.append("retired = 0")
+        return self._stories_where(" AND ".join(clauses) or "1", params)
+
+    def search(self, query: str, limit: int = 20) -> list[Story]:
+        """Full-text search; the query is quoted so user punctuation is not FTS syntax."""
+        if not query.strip():
+            raise StorycoachError("the search query is empty")
+        try:
+            ids = [r["id"] for r in self.db["stories"].search(query, limit=limit, quote=True)]
+        except sqlite3.Error as error:
+            raise _friendly(error, self.path) from error
+        by_id = {s.id: s for s in self._stories_where(f"id IN ({','.join('?' * len(ids))})", ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def story_links(self) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+        """All story->questions and story->markers links, for coverage and export."""
+        questions: dict[int, list[str]] = {}
+        for r in self._read("SELECT * FROM story_questions ORDER BY story_id, question_id"):
+            questions.setdefault(r["story_id"], []).append(r["question_id"])
+        markers: dict[int, list[str]] = {}
+        for r in self._read("SELECT * FROM story_markers ORDER BY story_id, marker_slug"):
+            markers.setdefault(r["story_id"], []).append(r["marker_slug"])
+        return questions, markers
+
+    def _stories_where(self, where: str, params: list[Any]) -> list[Story]:
+        rows = self._read(f"SELECT * FROM stories WHERE {where} ORDER BY id", params)
+        if not rows:
+            return []
+        questions, markers = self.story_links()
+        return [
+            self._story_from_row(r, questions.get(r["id"], []), markers.get(r["id"], []))
+            for r in rows
+        ]
+
+    @staticmethod
+    def _story_row(story: Story, *, created: str, updated: str) -> dict[str, Any]:
+        row = story.model_dump(exclude={"questions", "markers", "when", "created", "updated"})
+        row["happened"] = story.when
+        row["people"] = _dumps(row["people"])
+        row["metrics"] = _dumps(row["metrics"])
+        row["tags"] = _dumps(row["tags"])
+        row["retired"] = int(story.retired)
+        row["created"], row["updated"] = created, updated
+        return row
+
+    @staticmethod
+    def _story_from_row(row: dict[str, Any], questions: list[str], markers: list[str]) -> Story:
+        data = dict(row)
+        data["when"] = data.pop("happened")
+        data["people"] = [Person(**p) for p in json.loads(data["people"] or "[]")]
+        data["metrics"] = json.loads(data["metrics"] or "[]")
+        data["tags"] = json.loads(data["tags"] or "[]")
+        data["retired"] = bool(data["retired"])
+        return Story(**data, questions=questions, markers=markers)
+
+    @staticmethod
+    def _put_links(
+        db: sqlite_utils.Database, story_id: int, questions: Iterable[str], markers: Iterable[str]
+    ) -> None:
+        db["story_questions"].insert_all(
+            [{"story_id": story_id, "question_id": q} for q in questions], ignore=True
+        )
+        db["story_markers"].insert_all(
+            [{"story_id": story_id, "marker_slug": m} for m in markers], ignore=True
+        )
+
+    # -- reviews ------------------------------------------------------------------------------
+
+    def add_review(self, result: ReviewResult, draft: str, *, cache_key: str | None = None) -> int:
+        """Store a review before any model call: the draft must survive a failing network."""
+        row = {
+            "created": now(),
+            "path": result.path,
+            "story_id": result.story_id,
+            "question_id": result.question,
+            "level": result.level,
+            "draft": draft,
+            "draft_hash": text_hash(draft),
+            "findings": _dumps([f.model_dump() for f in result.findings]),
+            "verdict": result.verdict,
+            "llm": _dumps(result.llm.model_dump()) if result.llm else None,
+            "llm_status": result.llm_status,
+            "cache_key": cache_key,
+        }
+        with self._writing() as db:
+            return db["reviews"].insert(row).last_pk
+
+    def finish_review(self, review_id: int, result: ReviewResult) -> None:
+        """Record the merged outcome once the model has answered (or failed)."""
+        with self._writing() as db:
+            db["reviews"].update(
+                review_id,
+                {
+                    "findings": _dumps([f.model_dump() for f in result.findings]),
+                    "verdict": result.verdict,
+                    "llm": _dumps(result.llm.model_dump()) if result.llm else None,
+                    "llm_status": result.llm_status,
+                },
+            )
+
+    def record_llm_call(
+        self,
+        review_id: int,
+        *,
+        model: str,
+        status: str,
+        error: str | None = None,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        latency_ms: int | None = None,
+        cost_usd: float | None = None,
+    ) -> None:
+        with self._writing() as db:
+            db["llm_calls"].insert(
+                {
+                    "review_id": review_id,
+                    "created": now(),
+                    "model": model,
+                    "status": status,
+                    "error": error,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "latency_ms": latency_ms,
+                    "cost_usd": cost_usd,
+                }
+            )
+
+    def cached_llm(self, cache_key: str) -> LlmReview | None:
+        rows = self._read(
+            "SELECT llm FROM reviews WHERE cache_key = ? AND llm_status = 'ok' "
+            "ORDER BY id DESC LIMIT 1",
+            [cache_key],
+        )
+        return LlmReview.model_validate_json(rows[0]["llm"]) if rows else None
+
+    def reviews(
+        self,
+        *,
+        question: str | None = None,
+        story: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored reviews, newest first, each with its model calls."""
+        clauses, params = [], []
+        if question:
+            clauses.append("question_id = ?")
+            params.append(question)
+        if story is not None:
+            clauses.append("story_id = ?")
+            params.append(story)
+        sql = f"SELECT * FROM reviews WHERE {' AND '.join(clauses) or '1'} ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._read(sql, params)
+        calls: dict[int, list[dict[str, Any]]] = {}
+        if rows:
+            ids = [r["id"] for r in rows]
+            for c in self._read(
+                f"SELECT * FROM llm_calls WHERE review_id IN ({','.join('?' * len(ids))}) "
+                "ORDER BY id",
+                ids,
+            ):
+                calls.setdefault(c["review_id"], []).append(c)
+        out = []
+        for r in rows:
+            r = dict(r)
+            r["findings"] = [Finding(**f) for f in json.loads(r["findings"] or "[]")]
+            r["llm"] = json.loads(r["llm"]) if r["llm"] else None
+            r["calls"] = calls.get(r["id"], [])
+            out.append(r)
+        return out
+
+    def latest_verdicts(self) -> dict[int, str]:
+        """Each story's most recent review verdict, for the coverage map."""
+        rows = self._read(
+            "SELECT story_id, verdict FROM reviews WHERE id IN "
+            "(SELECT max(id) FROM reviews WHERE story_id IS NOT NULL GROUP BY story_id)"
+        )
+        return {r["story_id"]: r["verdict"] for r in rows}
+
+    # -- export / import ----------------------------------------------------------------------
+
+    def export_data(self) -> dict[str, Any]:
+        stories = [s.model_dump(mode="json", exclude={"created", "updated"}) for s in self.stories()]
+        for exported, story in zip(stories, self.stories(), strict=True):
+            exported["created"] = story.created.isoformat() if story.created else None
+            exported["updated"] = story.updated.isoformat() if story.updated else None
+        user_questions = [
+            q.model_dump(mode="json") for q in self.questions() if q.source == "user"
+        ]
+        return {"version": EXPORT_VERSION, "stories": stories, "questions": user_questions}
+
+    def import_data(self, data: Any) -> tuple[int, int]:
+        """Add exported stories and user questions; all or nothing. Returns the counts."""
+        if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
+            raise StorycoachError(
+                f"not a storycoach export: expected a JSON object with \"version\": {EXPORT_VERSION}"
+            )
+        try:
+            questions = [Question(**q) for q in data.get("questions", [])]
+            stories = [Story(**{**s, "id": None}) for s in data.get("stories", [])]
+        except (ValidationError, TypeError) as error:
+            raise StorycoachError(f"the import file has the wrong shape: {_first_error(error)}")
+        existing = set(self.question_ids())
+        new_questions = [q for q in questions if q.id not in existing]
+        self._require_markers({m for q in new_questions for m in q.markers})
+        known_questions = existing | {q.id for q in new_questions}
+        for story in stories:
+            for q in story.questions:
+                if q not in known_questions:
+                    raise NotFoundError("question", q, known_questions)
+        self._require_markers({m for s in stories for m in s.markers})
+        with self._writing() as db:
+            for question in new_questions:
+                self._put_question(db, question.model_copy(update={"source": "user"}))
+            for story in stories:
+                stamp = now()
+                row = self._story_row(
+                    story,
+                    created=story.created.isoformat() if story.created else stamp,
+                    updated=story.updated.isoformat() if story.updated else stamp,
+                )
+                row.pop("id", None)
+                story_id = db["stories"].insert(row).last_pk
+                self._put_links(db, story_id, story.questions, story.markers)
+        return len(stories), len(new_questions)
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}"
+    return str(error)
