@@ -1,0 +1,67 @@
+"""The `storycoach` command: a thin layer of typer commands over the core modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from storycoach import __version__
+from storycoach.cli import questions, review, story, transfer
+from storycoach.cli.common import ErrorBoundary, state
+
+app = typer.Typer(
+    cls=ErrorBoundary,
+    help=(
+        "Coach for behavioral interview stories: keep a STAR story bank, get rubric feedback on "
+        "a draft before you say it aloud, and see which questions your stories cover."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(story.app, name="story", help="Add, list, edit, link and search stories.")
+app.add_typer(questions.app, name="questions", help="The question bank (seeded from the guide).")
+app.command("review")(review.review)
+app.command("history")(review.history)
+app.command("markers", help="List the culture markers stories and questions link to.")(
+    questions.markers_list
+)
+app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(
+    transfer.export
+)
+app.command("import", help="Add the stories and questions of an export file to the bank.")(
+    transfer.import_
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"storycoach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            envvar="STORYCOACH_DB",
+            help="Story bank file. Default: bank.db in the storycoach app directory.",
+            dir_okay=False,
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    state.db = db
+    state.debug = debug
+
+
+def main() -> None:
+    app(prog_name="storycoach")

@@ -1,0 +1,345 @@
+"""`storycoach story ...`: the story bank from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from storycoach.cli.common import (
+    JsonOption,
+    app_dir,
+    console,
+    emit_json,
+    fail,
+    interactive,
+    open_bank,
+)
+
+if TYPE_CHECKING:
+    from storycoach.models import Story
+
+app = typer.Typer(no_args_is_help=True)
+
+Questions = Annotated[
+    list[str] | None,
+    typer.Option("--question", "-q", help="Question id this story answers (repeatable)."),
+]
+Markers = Annotated[
+    list[str] | None,
+    typer.Option("--marker", "-m", help="Culture marker slug it shows (repeatable)."),
+]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
+StoryId = Annotated[int, typer.Argument(help="Story id (see `storycoach story list`).")]
+
+
+def _field_options(
+    title: str | None,
+    situation: str | None,
+    task: str | None,
+    action: str | None,
+    result: str | None,
+    reflection: str | None,
+    when: str | None,
+    company: str | None,
+    team: str | None,
+    person: list[str] | None,
+    metric: list[str] | None,
+    tag: list[str] | None,
+    level: str | None,
+    question: list[str] | None,
+    marker: list[str] | None,
+) -> dict[str, Any]:
+    """The flags the user actually gave, as story fields."""
+    fields = {
+        "title": title,
+        "situation": situation,
+        "task": task,
+        "action": action,
+        "result": result,
+        "reflection": reflection,
+        "when": when,
+        "company": company,
+        "team": team,
+        "people": person,
+        "metrics": metric,
+        "tags": tag,
+        "level": level.upper() if level else None,
+        "questions": question,
+        "markers": marker,
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
+def _edit_in_editor(text: str) -> Story | None:
+    """Open `$EDITOR`; on a bad file keep the user's text in a recovery file, never lose it."""
+    from storycoach.errors import StorycoachError
+    from storycoach.storyfile import story_from_text
+
+    edited = typer.edit(text, extension=".md", require_save=True)
+    if edited is None or edited.strip() == text.strip():
+        return None
+    try:
+        return story_from_text(edited, "the edited story")
+    except StorycoachError as error:
+        from datetime import datetime
+
+        recovery = app_dir() / "recovered" / f"story-{datetime.now():%Y%m%d-%H%M%S}.md"
+        recovery.parent.mkdir(parents=True, exist_ok=True)
+        recovery.write_text(edited, encoding="utf-8")
+        raise StorycoachError(
+            f"{error}. Your text is saved in {recovery}; fix it and run "
+            f"`storycoach story add --from {recovery}`"
+        ) from None
+
+
+def _print_story(story: Story) -> None:
+    from rich.markdown import Markdown
+
+    out = console()
+    out.print(f"[bold]#{story.id} {story.title}[/bold]")
+    facts = [
+        ("when", story.when or "(no date)"),
+        ("company", " / ".join(x for x in (story.company, story.team) if x)),
+        ("people", ", ".join(f"{p.name} ({p.role})" if p.role else p.name for p in story.people)),
+        ("level", story.level or ""),
+        ("questions", ", ".join(story.questions)),
+        ("markers", ", ".join(story.markers)),
+        ("tags", ", ".join(story.tags)),
+        ("metrics", "; ".join(story.metrics)),
+        ("retired", "yes" if story.retired else ""),
+    ]
+    for key, value in facts:
+        if value:
+            out.print(f"[dim]{key:>9}[/dim]  {value}")
+    out.print(Markdown(story.body()))
+
+
+@app.command("add")
+def add(
+    title: Annotated[str | None, typer.Option(help="A short title.")] = None,
+    situation: Annotated[str | None, typer.Option(help="S: the context.")] = None,
+    task: Annotated[str | None, typer.Option(help="T: what you had to do.")] = None,
+    action: Annotated[str | None, typer.Option(help="A: what YOU did and decided.")] = None,
+    result: Annotated[str | None, typer.Option(help="R: the measurable outcome.")] = None,
+    reflection: Annotated[str | None, typer.Option(help="What changed in you since.")] = None,
+    when: Annotated[str | None, typer.Option(help="When it happened: 2024-03 or 2024-03-17.")] = None,
+    company: Annotated[str | None, typer.Option(help="Company.")] = None,
+    team: Annotated[str | None, typer.Option(help="Team.")] = None,
+    person: Annotated[
+        list[str] | None,
+        typer.Option("--person", help='Someone in the story: "Priya Raman (staff engineer)".'),
+    ] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="A measured result.")] = None,
+    tag: Tags = None,
+    level: Annotated[str | None, typer.Option(help="Level band the story shows: E3..E7.")] = None,
+    question: Questions = None,
+    marker: Markers = None,
+    from_file: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Read a story file (Markdown, front matter, STAR headings); - is stdin."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a story from flags, a story file, stdin, or (in a terminal) your $EDITOR."""
+    from storycoach.storyfile import TEMPLATE, read_text, story_from_fields, story_from_text
+
+    fields = _field_options(
+        title, situation, task, action, result, reflection, when, company, team,
+        person, metric, tag, level, question, marker,
+    )  # fmt: skip
+    if from_file:
+        story = story_from_text(read_text(from_file), "standard input" if from_file == "-" else from_file)
+        if fields:
+            story = story_from_fields({**story.model_dump(exclude={"id"}), **fields})
+    elif {"title", "situation", "task", "action", "result"} & fields.keys():
+        story = story_from_fields(fields, "the story")
+    elif interactive():
+        story = _edit_in_editor(TEMPLATE)
+        if story is None:
+            raise fail("nothing saved (the template was left empty)", 1)
+    else:
+        raise fail(
+            "give the story as --title/--situation/--task/--action/--result, "
+            "or --from FILE (use --from - for stdin)"
+        )
+    saved = open_bank().add_story(story)
+    if as_json:
+        emit_json(saved)
+    else:
+        console().print(f"Added story #{saved.id}: {saved.title}")
+        if not saved.questions:
+            console().print(
+                f"Link it to a question: storycoach story link {saved.id} --question ID"
+            )
+
+
+@app.command("list")
+def list_(
+    question: Annotated[str | None, typer.Option("--question", "-q", help="Only stories linked to this question.")] = None,
+    marker: Annotated[str | None, typer.Option("--marker", "-m", help="Only stories showing this marker.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only stories with this tag.")] = None,
+    active: Annotated[bool, typer.Option("--active", help="Hide retired stories.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List stories with their links and latest review verdict."""
+    bank = open_bank()
+    stories = bank.stories(question=question, marker=marker, tag=tag, include_retired=not active)
+    verdicts = bank.latest_verdicts()
+    if as_json:
+        emit_json([{**s.model_dump(mode="json"), "verdict": verdicts.get(s.id)} for s in stories])
+        return
+    if not stories:
+        console().print("No stories yet. Add one: storycoach story add --help")
+        return
+    from rich.table import Table
+
+    table = Table("id", "title", "when", "questions", "markers", "verdict", box=None)
+    for s in stories:
+        verdict = verdicts.get(s.id, "")
+        style = {"pass": "green", "fail": "red"}.get(verdict, "")
+        table.add_row(
+            str(s.id),
+            s.title + (" [dim](retired)[/dim]" if s.retired else ""),
+            s.when or "",
+            ", ".join(s.questions),
+            ", ".join(s.markers),
+            f"[{style}]{verdict}[/{style}]" if style else "",
+        )
+    console().print(table)
+
+
+@app.command("show")
+def show(
+    story_id: StoryId,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the story file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one story."""
+    story = open_bank().story(story_id)
+    if as_json:
+        emit_json(story)
+    elif markdown:
+        from storycoach.storyfile import story_to_text
+
+        typer.echo(story_to_text(story), nl=False)
+    else:
+        _print_story(story)
+
+
+@app.command("edit")
+def edit(
+    story_id: StoryId,
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    situation: Annotated[str | None, typer.Option(help="New situation.")] = None,
+    task: Annotated[str | None, typer.Option(help="New task.")] = None,
+    action: Annotated[str | None, typer.Option(help="New action.")] = None,
+    result: Annotated[str | None, typer.Option(help="New result.")] = None,
+    reflection: Annotated[str | None, typer.Option(help="New reflection.")] = None,
+    when: Annotated[str | None, typer.Option(help="New date: 2024-03.")] = None,
+    company: Annotated[str | None, typer.Option(help="New company.")] = None,
+    team: Annotated[str | None, typer.Option(help="New team.")] = None,
+    person: Annotated[list[str] | None, typer.Option("--person", help="Replace the people.")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="Replace the metrics.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Replace the tags.")] = None,
+    level: Annotated[str | None, typer.Option(help="New level band.")] = None,
+    retired: Annotated[
+        bool | None,
+        typer.Option("--retire/--unretire", help="Retire a worn-out story (kept, not counted)."),
+    ] = None,
+    from_file: Annotated[str | None, typer.Option("--from", help="Replace with a story file.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a story: by flags, from a file, or in $EDITOR when no flag is given."""
+    from storycoach.storyfile import read_text, story_from_fields, story_from_text, story_to_text
+
+    bank = open_bank()
+    current = bank.story(story_id)
+    fields = _field_options(
+        title, situation, task, action, result, reflection, when, company, team,
+        person, metric, tag, level, None, None,
+    )  # fmt: skip
+    if retired is not None:
+        fields["retired"] = retired
+    if from_file:
+        story = story_from_text(read_text(from_file), from_file)
+    elif fields:
+        base = current.model_dump(exclude={"id", "created", "updated"})
+        story = story_from_fields({**base, **fields})
+    elif interactive():
+        story = _edit_in_editor(story_to_text(current))
+        if story is None:
+            console().print("No changes.")
+            return
+    else:
+        raise fail("nothing to change: give field flags or --from FILE")
+    saved = bank.update_story(story_id, story)
+    if as_json:
+        emit_json(saved)
+    else:
+        console().print(f"Updated story #{saved.id}: {saved.title}")
+
+
+@app.command("rm")
+def rm(
+    story_id: StoryId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a story and its links (its past reviews stay in history)."""
+    bank = open_bank()
+    story = bank.story(story_id)
+    if not yes:
+        if not interactive():
+            raise fail("pass --yes to delete without a prompt")
+        typer.confirm(f"Delete story #{story.id} {story.title!r}?", abort=True)
+    bank.remove_story(story_id)
+    if as_json:
+        emit_json({"deleted": story_id})
+    else:
+        console().print(f"Deleted story #{story_id}: {story.title}")
+
+
+@app.command("link")
+def link(
+    story_id: StoryId,
+    question: Questions = None,
+    marker: Markers = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Unlink instead of link.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Link a story to the questions it answers and the culture markers it shows."""
+    if not question and not marker:
+        raise fail("give at least one --question ID or --marker SLUG")
+    story = open_bank().link(
+        story_id, questions=question or [], markers=marker or [], unlink=remove
+    )
+    if as_json:
+        emit_json(story)
+    else:
+        console().print(
+            f"Story #{story.id} answers: {', '.join(story.questions) or '(no question)'}; "
+            f"markers: {', '.join(story.markers) or '(none)'}"
+        )
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find in story text and tags.")],
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Full-text search over your stories."""
+    stories = open_bank().search(query, limit=limit)
+    if as_json:
+        emit_json(stories)
+        return
+    if not stories:
+        console().print(f"No story matches {query!r}.")
+        return
+    for s in stories:
+        console().print(f"#{s.id}  {s.title}  [dim]{s.when or ''}[/dim]")
+

@@ -1,0 +1,259 @@
+"""The review pipeline: rubric engine, storage, then (optionally) the model, for many drafts.
+
+Order matters and is the point of this module. Every input is read and validated before any
+review starts, so a typo in the fifth file stops the run before anything is stored. Each draft
+is then reviewed offline and stored *before* any network call, so a failing model never loses
+the user's text. Model calls run concurrently in worker threads; all bank writes stay on the
+calling thread because a SQLite connection is not shared across threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from storycoach.errors import ModelError, StorycoachError
+from storycoach.models import LEVELS, Question, ReviewResult, Story, parse_when, verdict_for
+from storycoach.storyfile import split_front_matter, story_to_text
+
+if TYPE_CHECKING:
+    from storycoach.bank import Bank
+    from storycoach.coach import Coach
+
+
+@dataclass
+class ReviewInput:
+    """One draft to review: a file, stdin, or a story from the bank."""
+
+    label: str
+    text: str
+    story_id: int | None = None
+    question_id: str | None = None
+    level: str | None = None
+    story_when: date | None = None
+    people: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReviewItem:
+    result: ReviewResult
+    criteria: list[str]
+    model_error: str | None = None
+
+
+@dataclass
+class ReviewBatch:
+    items: list[ReviewItem]
+    llm_hint: str | None = None
+
+    @property
+    def results(self) -> list[ReviewResult]:
+        return [item.result for item in self.items]
+
+    @property
+    def exit_code(self) -> int:
+        """3 when the model failed (the offline review still stands), else 1 on any fail."""
+        if any(item.model_error for item in self.items):
+            return 3
+        return 1 if any(item.result.verdict == "fail" for item in self.items) else 0
+
+
+@dataclass
+class _Prepared:
+    source: ReviewInput
+    body: str
+    line_offset: int
+    question: Question | None
+    level: str | None
+    story_when: date | None
+    people: list[str]
+
+
+def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
+    """A bank story as a review input; with one linked question, that question's probes apply."""
+    if question_id is None and len(story.questions) == 1:
+        question_id = story.questions[0]
+    return ReviewInput(
+        label=f"story #{story.id}",
+        text=story_to_text(story),
+        story_id=story.id,
+        question_id=question_id,
+        level=story.level,
+        story_when=story.when_date,
+        people=[p.name for p in story.people],
+    )
+
+
+def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
+    doc = split_front_matter(source.text, source.label)
+    meta = doc.meta
+    question_id = source.question_id or meta.get("question")
+    linked = meta.get("questions")
+    if question_id is None and isinstance(linked, list) and len(linked) == 1:
+        question_id = linked[0]
+    level = source.level or meta.get("level")
+    if level is not None:
+        level = str(level).upper()
+        if level not in LEVELS:
+            raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
+    story_when = source.story_when
+    if story_when is None and meta.get("when"):
+        try:
+            story_when = parse_when(str(meta["when"]))
+        except ValueError as error:
+            raise StorycoachError(f"{source.label}: when: {error}") from None
+    people = list(source.people)
+    for person in meta.get("people") or []:
+        people.append(str(person).split("(")[0].split(":")[0].strip())
+    if not doc.body.strip():
+        raise StorycoachError(f"{source.label}: the draft is empty")
+    return _Prepared(
+        source=source,
+        body=doc.body,
+        line_offset=doc.line_offset,
+        question=bank.question(str(question_id)) if question_id else None,
+        level=level,
+        story_when=story_when,
+        people=[p for p in people if p],
+    )
+
+
+def review_inputs(
+    bank: Bank,
+    inputs: list[ReviewInput],
+    *,
+    offline: bool = False,
+    no_cache: bool = False,
+    redact: bool = False,
+    on_result: Callable[[ReviewResult], None] | None = None,
+    today: date | None = None,
+) -> ReviewBatch:
+    """Review every input; returns when all are stored (and scored, when a model is set)."""
+    from storycoach.rubric import applicable, load_criteria, review_text
+    from storycoach.settings import load_settings
+
+    prepared = [_prepare(bank, source) for source in inputs]
+    criteria = load_criteria()
+    settings = load_settings()
+    use_model = settings.enabled and not offline
+    coach = _make_coach(settings) if use_model else None
+
+    items: list[ReviewItem] = []
+    pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
+    for p in prepared:
+        chosen = applicable(criteria, question=p.question, level=p.level)
+        findings = review_text(
+            p.body,
+            question=p.question,
+            level=p.level,
+            story_when=p.story_when,
+            today=today,
+            line_offset=p.line_offset,
+            criteria=criteria,
+        )
+        result = ReviewResult(
+            path=p.source.label,
+            question=p.question.id if p.question else None,
+            level=p.level,
+            verdict=verdict_for(findings),
+            findings=findings,
+            llm_status="pending" if coach else "skipped",
+            story_id=p.source.story_id,
+        )
+        key = (
+            coach.cache_key(p.body, criteria=chosen, question=p.question, level=p.level)
+            if coach
+            else None
+        )
+        result.review_id = bank.add_review(result, p.source.text, cache_key=key)
+        items.append(ReviewItem(result=result, criteria=[c.id for c in chosen]))
+        if coach is None:
+            _done(on_result, result)
+            continue
+        cached = None if no_cache else bank.cached_llm(key)
+        if cached is not None:
+            _apply_model(bank, items[-1], cached.model_copy(update={"cached": True}))
+            _done(on_result, result)
+        else:
+            pending.append((len(items) - 1, p, chosen, key))
+
+    if coach is not None and pending:
+        _score_concurrently(bank, coach, items, pending, redact, settings.concurrency, on_result)
+    hint = None if use_model or offline else settings.hint
+    return ReviewBatch(items=items, llm_hint=hint)
+
+
+def _make_coach(settings: Any) -> Coach:
+    from storycoach.coach import Coach
+
+    return Coach(settings)
+
+
+def _done(callback: Callable[[ReviewResult], None] | None, result: ReviewResult) -> None:
+    if callback is not None:
+        callback(result)
+
+
+def _score_concurrently(
+    bank: Bank,
+    coach: Coach,
+    items: list[ReviewItem],
+    pending: list[tuple[int, _Prepared, list[Any], str | None]],
+    redact: bool,
+    concurrency: int,
+    on_result: Callable[[ReviewResult], None] | None,
+) -> None:
+    def score(p: _Prepared, chosen: list[Any]) -> Any:
+        return coach.score(
+            p.body,
+            criteria=chosen,
+            question=p.question,
+            level=p.level,
+            redact=redact,
+            redact_names=p.people if redact else None,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {pool.submit(score, p, chosen): index for index, p, chosen, _ in pending}
+        for future in as_completed(futures):
+            item = items[futures[future]]
+            review_id = item.result.review_id
+            try:
+                llm, calls = future.result()
+            except ModelError as error:
+                for call in getattr(error, "calls", []):
+                    bank.record_llm_call(review_id, **_call_fields(call))
+                item.model_error = str(error)
+                item.result.llm_status = "failed"
+                bank.finish_review(review_id, item.result)
+            else:
+                for call in calls:
+                    bank.record_llm_call(review_id, **_call_fields(call))
+                _apply_model(bank, item, llm)
+            _done(on_result, item.result)
+
+
+def _call_fields(call: Any) -> dict[str, Any]:
+    return {
+        "model": call.model,
+        "status": call.status,
+        "error": call.error,
+        "tokens_in": call.tokens_in,
+        "tokens_out": call.tokens_out,
+        "latency_ms": call.latency_ms,
+        "cost_usd": call.cost_usd,
+    }
+
+
+def _apply_model(bank: Bank, item: ReviewItem, llm: Any) -> None:
+    from storycoach.coach import merge, verdict
+
+    result = item.result
+    result.findings = merge(result.findings, llm)
+    result.llm = llm
+    result.verdict = verdict(result.findings, llm)
+    result.llm_status = "cached" if llm.cached else "ok"
+    bank.finish_review(result.review_id, result)
