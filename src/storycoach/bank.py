@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from storycoach.errors import NotFoundError, StorycoachError
 from storycoach.models import (
@@ -607,26 +607,23 @@ class Bank:
     # -- export / import ----------------------------------------------------------------------
 
     def export_data(self) -> dict[str, Any]:
-        stories = [s.model_dump(mode="json", exclude={"created", "updated"}) for s in self.stories()]
+        stories = [
+            s.model_dump(mode="json", exclude={"created", "updated"}) for s in self.stories()
+        ]
         for exported, story in zip(stories, self.stories(), strict=True):
             exported["created"] = story.created.isoformat() if story.created else None
             exported["updated"] = story.updated.isoformat() if story.updated else None
-        user_questions = [
-            q.model_dump(mode="json") for q in self.questions() if q.source == "user"
-        ]
+        user_questions = [q.model_dump(mode="json") for q in self.questions() if q.source == "user"]
         return {"version": EXPORT_VERSION, "stories": stories, "questions": user_questions}
 
     def import_data(self, data: Any) -> tuple[int, int]:
         """Add exported stories and user questions; all or nothing. Returns the counts."""
         if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
             raise StorycoachError(
-                f"not a storycoach export: expected a JSON object with \"version\": {EXPORT_VERSION}"
+                f'not a storycoach export: expected a JSON object with "version": {EXPORT_VERSION}'
             )
-        try:
-            questions = [Question(**q) for q in data.get("questions", [])]
-            stories = [Story(**{**s, "id": None}) for s in data.get("stories", [])]
-        except (ValidationError, TypeError) as error:
-            raise StorycoachError(f"the import file has the wrong shape: {_first_error(error)}")
+        questions: list[Question] = _import_items(data, "questions", Question)
+        stories: list[Story] = _import_items(data, "stories", Story)
         existing = set(self.question_ids())
         new_questions = [q for q in questions if q.id not in existing]
         self._require_markers({m for q in new_questions for m in q.markers})
@@ -650,6 +647,36 @@ class Bank:
                 story_id = db["stories"].insert(row).last_pk
                 self._put_links(db, story_id, story.questions, story.markers)
         return len(stories), len(new_questions)
+
+    # -- coverage -----------------------------------------------------------------------------
+
+    def practice_counts(self) -> dict[str, int]:
+        """Reviews per question id, so `practice` rotates through equally weak questions."""
+        rows = self._read(
+            "SELECT question_id, count(*) AS n FROM reviews "
+            "WHERE question_id IS NOT NULL GROUP BY question_id"
+        )
+        return {r["question_id"]: r["n"] for r in rows}
+
+
+def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[Any]:
+    """The `key` list of an export as `model` records; an error names the item it is in.
+
+    Story ids are dropped: the importing bank numbers its own stories.
+    """
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise StorycoachError(f"the import file has the wrong shape: {key} must be a list")
+    records = []
+    for i, item in enumerate(items):
+        where = f"the import file has the wrong shape: {key}[{i}]"
+        if not isinstance(item, dict):
+            raise StorycoachError(f"{where} must be an object")
+        try:
+            records.append(model(**({**item, "id": None} if model is Story else item)))
+        except ValidationError as error:
+            raise StorycoachError(f"{where}.{_first_error(error)}") from None
+    return records
 
 
 def _first_error(error: Exception) -> str:

@@ -66,6 +66,10 @@ def read_text(path: str | Path, *, limit: int = MAX_TEXT_CHARS) -> str:
 def decode_text(raw: bytes, label: str, limit: int = MAX_TEXT_CHARS) -> str:
     if b"\x00" in raw[:8192]:
         raise StorycoachError(f"{label} looks like a binary file, not text")
+    if len(raw) > limit * 4:
+        # More bytes than `limit` characters can take even at 4 bytes each. `read_text` cuts the
+        # input here, possibly inside a character, so this must come before decoding.
+        raise StorycoachError(_too_long(label, f"more than {limit:,}", limit))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -74,11 +78,15 @@ def decode_text(raw: bytes, label: str, limit: int = MAX_TEXT_CHARS) -> str:
             "save it as UTF-8 and try again"
         ) from None
     if len(text) > limit:
-        raise StorycoachError(
-            f"{label} is too long ({len(text):,}+ characters); storycoach takes up to "
-            f"{limit:,}. A spoken answer is 300-450 words: trim it to one story"
-        )
+        raise StorycoachError(_too_long(label, f"{len(text):,}", limit))
     return text
+
+
+def _too_long(label: str, size: str, limit: int) -> str:
+    return (
+        f"{label} is too long ({size} characters); storycoach takes up to {limit:,}. "
+        "A spoken answer is 300-450 words: trim it to one story"
+    )
 
 
 def split_front_matter(text: str, label: str = "the file") -> Document:

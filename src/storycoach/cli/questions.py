@@ -15,8 +15,13 @@ _CONTRACT = ("id", "text", "company", "roles", "difficulty", "tags", "markers", 
 
 @app.command("list")
 def list_(
-    marker: Annotated[str | None, typer.Option("--marker", "-m", help="Only questions touching this culture marker.")] = None,
-    role: Annotated[str | None, typer.Option(help='Only questions for this role, e.g. "Software Engineer".')] = None,
+    marker: Annotated[
+        str | None,
+        typer.Option("--marker", "-m", help="Only questions touching this culture marker."),
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option(help='Only questions for this role, e.g. "Software Engineer".')
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List behavioral questions with their markers."""
@@ -74,10 +79,19 @@ def add(
     role: Annotated[list[str] | None, typer.Option("--role", help="Role (repeatable).")] = None,
     difficulty: Annotated[str | None, typer.Option(help="easy, medium or hard.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
-    marker: Annotated[list[str] | None, typer.Option("--marker", "-m", help="Culture marker slug (repeatable).")] = None,
-    theme: Annotated[list[str] | None, typer.Option("--theme", help="Rubric theme, e.g. dissent (repeatable).")] = None,
-    level: Annotated[list[str] | None, typer.Option("--level", help="Level band E3..E7 (repeatable).")] = None,
-    probe: Annotated[list[str] | None, typer.Option("--probe", help="What a strong answer must show (repeatable).")] = None,
+    marker: Annotated[
+        list[str] | None, typer.Option("--marker", "-m", help="Culture marker slug (repeatable).")
+    ] = None,
+    theme: Annotated[
+        list[str] | None, typer.Option("--theme", help="Rubric theme, e.g. dissent (repeatable).")
+    ] = None,
+    level: Annotated[
+        list[str] | None, typer.Option("--level", help="Level band E3..E7 (repeatable).")
+    ] = None,
+    probe: Annotated[
+        list[str] | None,
+        typer.Option("--probe", help="What a strong answer must show (repeatable)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add your own question to the bank."""

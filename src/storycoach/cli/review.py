@@ -250,7 +250,7 @@ def _history_row(r: dict) -> dict:
                 )
             }
             for c in calls
-        ],  # fmt: skip
+        ],
         "tokens_in": sum(c["tokens_in"] or 0 for c in calls),
         "tokens_out": sum(c["tokens_out"] or 0 for c in calls),
         "cost_usd": round(sum(c["cost_usd"] or 0 for c in calls), 6) or None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -51,7 +50,11 @@ def _field_options(
     question: list[str] | None,
     marker: list[str] | None,
 ) -> dict[str, Any]:
-    """The flags the user actually gave, as story fields."""
+    """The flags the user actually gave, as story fields.
+
+    An empty flag is kept (``--title ""`` must fail as an empty title, and ``--company ""``
+    clears the company); only flags not given at all are left out.
+    """
     fields = {
         "title": title,
         "situation": situation,
@@ -69,15 +72,34 @@ def _field_options(
         "questions": question,
         "markers": marker,
     }
-    return {k: v for k, v in fields.items() if v}
+    return {k: v for k, v in fields.items() if v is not None and v != []}
 
 
-def _edit_in_editor(text: str) -> Story | None:
-    """Open `$EDITOR`; on a bad file keep the user's text in a recovery file, never lose it."""
+def _launch_editor(text: str) -> str | None:
+    """`$VISUAL`/`$EDITOR` on `text`; None when the user quits without saving.
+
+    typer 0.29 vendors its own click without `edit`, so this uses click itself (a dependency of
+    sqlite-utils); click's own exceptions are not typer's, so they become a StorycoachError.
+    """
+    import click
+
+    from storycoach.errors import StorycoachError
+
+    try:
+        return click.edit(text, extension=".md", require_save=True)
+    except click.ClickException as error:
+        raise StorycoachError(f"could not run your editor: {error.format_message()}") from None
+
+
+def _edit_in_editor(text: str, retry: str = "storycoach story add --from") -> Story | None:
+    """Open `$EDITOR`; on a bad file keep the user's text in a recovery file, never lose it.
+
+    `retry` is the command the error suggests, followed by the recovery file's path.
+    """
     from storycoach.errors import StorycoachError
     from storycoach.storyfile import story_from_text
 
-    edited = typer.edit(text, extension=".md", require_save=True)
+    edited = _launch_editor(text)
     if edited is None or edited.strip() == text.strip():
         return None
     try:
@@ -85,12 +107,17 @@ def _edit_in_editor(text: str) -> Story | None:
     except StorycoachError as error:
         from datetime import datetime
 
-        recovery = app_dir() / "recovered" / f"story-{datetime.now():%Y%m%d-%H%M%S}.md"
-        recovery.parent.mkdir(parents=True, exist_ok=True)
+        folder = app_dir() / "recovered"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"story-{datetime.now():%Y%m%d-%H%M%S}"
+        recovery = folder / f"{stem}.md"
+        n = 1
+        while recovery.exists():  # two failures in one second must not overwrite each other
+            n += 1
+            recovery = folder / f"{stem}-{n}.md"
         recovery.write_text(edited, encoding="utf-8")
         raise StorycoachError(
-            f"{error}. Your text is saved in {recovery}; fix it and run "
-            f"`storycoach story add --from {recovery}`"
+            f"{error}. Your text is saved in {recovery}; fix it and run `{retry} {recovery}`"
         ) from None
 
 
@@ -124,7 +151,9 @@ def add(
     action: Annotated[str | None, typer.Option(help="A: what YOU did and decided.")] = None,
     result: Annotated[str | None, typer.Option(help="R: the measurable outcome.")] = None,
     reflection: Annotated[str | None, typer.Option(help="What changed in you since.")] = None,
-    when: Annotated[str | None, typer.Option(help="When it happened: 2024-03 or 2024-03-17.")] = None,
+    when: Annotated[
+        str | None, typer.Option(help="When it happened: 2024-03 or 2024-03-17.")
+    ] = None,
     company: Annotated[str | None, typer.Option(help="Company.")] = None,
     team: Annotated[str | None, typer.Option(help="Team.")] = None,
     person: Annotated[
@@ -152,7 +181,9 @@ def add(
         person, metric, tag, level, question, marker,
     )  # fmt: skip
     if from_file:
-        story = story_from_text(read_text(from_file), "standard input" if from_file == "-" else from_file)
+        story = story_from_text(
+            read_text(from_file), "standard input" if from_file == "-" else from_file
+        )
         if fields:
             story = story_from_fields({**story.model_dump(exclude={"id"}), **fields})
     elif {"title", "situation", "task", "action", "result"} & fields.keys():
@@ -179,8 +210,12 @@ def add(
 
 @app.command("list")
 def list_(
-    question: Annotated[str | None, typer.Option("--question", "-q", help="Only stories linked to this question.")] = None,
-    marker: Annotated[str | None, typer.Option("--marker", "-m", help="Only stories showing this marker.")] = None,
+    question: Annotated[
+        str | None, typer.Option("--question", "-q", help="Only stories linked to this question.")
+    ] = None,
+    marker: Annotated[
+        str | None, typer.Option("--marker", "-m", help="Only stories showing this marker.")
+    ] = None,
     tag: Annotated[str | None, typer.Option(help="Only stories with this tag.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Hide retired stories.")] = False,
     as_json: JsonOption = False,
@@ -242,15 +277,21 @@ def edit(
     when: Annotated[str | None, typer.Option(help="New date: 2024-03.")] = None,
     company: Annotated[str | None, typer.Option(help="New company.")] = None,
     team: Annotated[str | None, typer.Option(help="New team.")] = None,
-    person: Annotated[list[str] | None, typer.Option("--person", help="Replace the people.")] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="Replace the metrics.")] = None,
+    person: Annotated[
+        list[str] | None, typer.Option("--person", help="Replace the people.")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Replace the metrics.")
+    ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Replace the tags.")] = None,
     level: Annotated[str | None, typer.Option(help="New level band.")] = None,
     retired: Annotated[
         bool | None,
         typer.Option("--retire/--unretire", help="Retire a worn-out story (kept, not counted)."),
     ] = None,
-    from_file: Annotated[str | None, typer.Option("--from", help="Replace with a story file.")] = None,
+    from_file: Annotated[
+        str | None, typer.Option("--from", help="Replace with a story file.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a story: by flags, from a file, or in $EDITOR when no flag is given."""
@@ -265,12 +306,15 @@ def edit(
     if retired is not None:
         fields["retired"] = retired
     if from_file:
-        story = story_from_text(read_text(from_file), from_file)
+        label = "standard input" if from_file == "-" else from_file
+        story = story_from_text(read_text(from_file), label)
     elif fields:
         base = current.model_dump(exclude={"id", "created", "updated"})
         story = story_from_fields({**base, **fields})
     elif interactive():
-        story = _edit_in_editor(story_to_text(current))
+        story = _edit_in_editor(
+            story_to_text(current), retry=f"storycoach story edit {story_id} --from"
+        )
         if story is None:
             console().print("No changes.")
             return
@@ -342,4 +386,3 @@ def search(
         return
     for s in stories:
         console().print(f"#{s.id}  {s.title}  [dim]{s.when or ''}[/dim]")
-

@@ -41,7 +41,9 @@ def import_(
     try:
         data = json.loads(read_text(file, limit=200_000_000))
     except json.JSONDecodeError as error:
-        raise StorycoachError(f"{file} is not valid JSON (line {error.lineno}): {error.msg}") from None
+        raise StorycoachError(
+            f"{file} is not valid JSON (line {error.lineno}): {error.msg}"
+        ) from None
     stories, questions = open_bank().import_data(data)
     if as_json:
         emit_json({"stories": stories, "questions": questions})
