@@ -175,7 +175,7 @@ def review_inputs(
             continue
         cached = None if no_cache else bank.cached_llm(key)
         if cached is not None:
-            _apply_model(bank, items[-1], cached.model_copy(update={"cached": True}))
+            _apply_model(bank, items[-1], cached.model_copy(update={"cached": True}), p)
             _done(on_result, result)
         else:
             pending.append((len(items) - 1, p, chosen, key))
@@ -218,6 +218,7 @@ def _score_concurrently(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(score, p, chosen): index for index, p, chosen, _ in pending}
+        prepared_by_index = {index: p for index, p, _, _ in pending}
         for future in as_completed(futures):
             item = items[futures[future]]
             review_id = item.result.review_id
@@ -232,7 +233,7 @@ def _score_concurrently(
             else:
                 for call in calls:
                     bank.record_llm_call(review_id, **_call_fields(call))
-                _apply_model(bank, item, llm)
+                _apply_model(bank, item, llm, prepared_by_index[futures[future]])
             _done(on_result, item.result)
 
 
@@ -248,11 +249,11 @@ def _call_fields(call: Any) -> dict[str, Any]:
     }
 
 
-def _apply_model(bank: Bank, item: ReviewItem, llm: Any) -> None:
+def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
     from storycoach.coach import merge, verdict
 
     result = item.result
-    result.findings = merge(result.findings, llm)
+    result.findings = merge(result.findings, llm, draft=p.body, line_offset=p.line_offset)
     result.llm = llm
     result.verdict = verdict(result.findings, llm)
     result.llm_status = "cached" if llm.cached else "ok"

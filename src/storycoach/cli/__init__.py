@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from storycoach import __version__
-from storycoach.cli import questions, review, story, transfer
+from storycoach.cli import config, coverage, questions, review, story, transfer
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -25,6 +25,9 @@ app.add_typer(story.app, name="story", help="Add, list, edit, link and search st
 app.add_typer(questions.app, name="questions", help="The question bank (seeded from the guide).")
 app.command("review")(review.review)
 app.command("history")(review.history)
+app.command("coverage")(coverage.coverage)
+app.command("practice")(coverage.practice)
+app.command("config")(config.config)
 app.command("markers", help="List the culture markers stories and questions link to.")(
     questions.markers_list
 )

@@ -83,6 +83,22 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
 
 
+def launch_editor(text: str) -> str | None:
+    """`$VISUAL`/`$EDITOR` on `text`; None when the user quits without saving.
+
+    typer 0.29 vendors its own click without `edit`, so this uses click itself; click's own
+    exceptions are not typer's, so they become a StorycoachError.
+    """
+    import click
+
+    from storycoach.errors import StorycoachError
+
+    try:
+        return click.edit(text, extension=".md", require_save=True)
+    except click.ClickException as error:
+        raise StorycoachError(f"could not run your editor: {error.format_message()}") from None
+
+
 class ErrorBoundary(TyperGroup):
     """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback."""
 

@@ -13,6 +13,7 @@ from storycoach.cli.common import (
     emit_json,
     fail,
     interactive,
+    launch_editor,
     open_bank,
 )
 
@@ -75,22 +76,6 @@ def _field_options(
     return {k: v for k, v in fields.items() if v is not None and v != []}
 
 
-def _launch_editor(text: str) -> str | None:
-    """`$VISUAL`/`$EDITOR` on `text`; None when the user quits without saving.
-
-    typer 0.29 vendors its own click without `edit`, so this uses click itself (a dependency of
-    sqlite-utils); click's own exceptions are not typer's, so they become a StorycoachError.
-    """
-    import click
-
-    from storycoach.errors import StorycoachError
-
-    try:
-        return click.edit(text, extension=".md", require_save=True)
-    except click.ClickException as error:
-        raise StorycoachError(f"could not run your editor: {error.format_message()}") from None
-
-
 def _edit_in_editor(text: str, retry: str = "storycoach story add --from") -> Story | None:
     """Open `$EDITOR`; on a bad file keep the user's text in a recovery file, never lose it.
 
@@ -99,7 +84,7 @@ def _edit_in_editor(text: str, retry: str = "storycoach story add --from") -> St
     from storycoach.errors import StorycoachError
     from storycoach.storyfile import story_from_text
 
-    edited = _launch_editor(text)
+    edited = launch_editor(text)
     if edited is None or edited.strip() == text.strip():
         return None
     try:

@@ -1,0 +1,426 @@
+"""`storycoach coverage` and `storycoach practice`: which questions your stories answer.
+
+Thin commands over `storycoach.coverage` (the map, suggestions, the weakest question) and the
+review pipeline (`practice` stores each attempt as a review with its question id, which is what
+`history --question ID` shows). Register them as top-level commands:
+
+    app.command("coverage")(coverage.coverage)
+    app.command("practice")(coverage.practice)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from storycoach.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    interactive,
+    launch_editor,
+    open_bank,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from storycoach.coverage import CoverageReport, QuestionCoverage
+
+_STYLE = {"gap": "bold red", "thin": "yellow", "covered": "green"}
+
+Role = Annotated[
+    str | None, typer.Option(help='Only questions for this role, e.g. "Software Engineer".')
+]
+MarkerOpt = Annotated[
+    str | None,
+    typer.Option("--marker", "-m", help="Only questions probing this culture marker."),
+]
+Today = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        hidden=True,
+        help="Pretend today is this date (YYYY-MM-DD), for reproducible reports.",
+    ),
+]
+
+
+def _today(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--today: expected YYYY-MM-DD, got {value!r}") from None
+
+
+def coverage(
+    role: Role = None,
+    marker: MarkerOpt = None,
+    level: Annotated[
+        str | None,
+        typer.Option("--level", "-l", help="Only questions asked at this level band: E3..E7."),
+    ] = None,
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Link the top suggestion to each gap or thin question (asks first in a terminal).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --accept: link without asking.")
+    ] = False,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Ask the model to propose links, with reasons.")
+    ] = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Write a Markdown report to FILE (default: stdout)."),
+    ] = False,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="FILE",
+            help="Where --markdown writes; - or nothing for stdout.",
+            dir_okay=False,
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained, printable HTML report with a heat map.",
+            dir_okay=False,
+        ),
+    ] = None,
+    today: Today = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Map questions to stories: gaps first, thin, covered, with stories to link.
+
+    A question is covered by two or more stories from the last 18 months whose latest review
+    did not fail; thin with fewer; a gap with none. Retired stories never count.
+    Suggestions rank unlinked stories by how well their words match the question (offline).
+    """
+    from storycoach.coverage import load_coverage
+
+    to_stdout = markdown and (file is None or str(file) == "-")
+    if file is not None and not markdown:
+        raise fail(f"{file}: a FILE argument is only for --markdown (use --html FILE for HTML)")
+    if as_json and to_stdout:
+        raise fail("--json and --markdown both print to standard output; give --markdown a FILE")
+    if llm:
+        raise fail(
+            "coverage --llm is not available yet: use the offline suggestions "
+            "(storycoach coverage) and `storycoach story link`",
+            2,
+        )
+
+    bank = open_bank()
+    when = _today(today)
+    report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
+    linked: list[dict[str, Any]] = []
+    if accept:
+        linked = _accept(bank, report, yes=yes, quiet=as_json or to_stdout)
+        if linked:
+            report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
+
+    def note(text: str) -> None:
+        (err_console() if (as_json or to_stdout) else console()).print(text)
+
+    if markdown or html:
+        from storycoach.report.coverage import to_html, to_markdown
+
+        if markdown:
+            text = to_markdown(report)
+            if to_stdout:
+                sys.stdout.write(text)
+            else:
+                _write(file, text)
+                note(f"Wrote the Markdown report to {file}")
+        if html:
+            _write(html, to_html(report))
+            note(f"Wrote the HTML report to {html}")
+    if as_json:
+        data = report.to_json()
+        if accept:
+            data["linked"] = linked
+        emit_json(data)
+    elif not (markdown or html):
+        render(report, console())
+    elif not to_stdout:
+        note(_summary(report))
+
+
+def _write(path: Path | None, text: str) -> None:
+    from storycoach.errors import StorycoachError
+
+    assert path is not None
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise StorycoachError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _accept(bank: Any, report: CoverageReport, *, yes: bool, quiet: bool) -> list[dict[str, Any]]:
+    """Link the planned suggestions; a terminal user confirms first unless --yes."""
+    from rich.markup import escape
+
+    from storycoach.coverage import plan_accept
+
+    plan = plan_accept(report)
+    out = err_console() if quiet else console()
+    if not plan:
+        out.print("Nothing to accept: no gap or thin question has a suggestion above the floor.")
+        return []
+    if not yes and interactive():
+        out.print("[bold]Links to add:[/bold]")
+        for qid, s in plan:
+            out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
+        if not typer.confirm(f"Add these {len(plan)} links?", default=True):
+            out.print("No links added.")
+            return []
+    linked = []
+    for qid, s in plan:
+        bank.link(s.story_id, questions=[qid])
+        linked.append({"story": s.story_id, "question": qid, "reason": s.reason})
+        out.print(
+            f"Linked #{s.story_id} {escape(s.title)} -> {qid} [dim]({escape(s.reason)})[/dim]"
+        )
+    return linked
+
+
+def _summary(report: CoverageReport) -> str:
+    from storycoach.coverage import BANK_TARGET
+
+    bank = f"{report.active_stories} active stories (target {BANK_TARGET}+)"
+    return (
+        f"{report.count('gap')} gap, {report.count('thin')} thin, {report.count('covered')} "
+        f"covered of {len(report.questions)} questions; {bank}"
+    )
+
+
+def render(report: CoverageReport, out: Console) -> None:
+    """The map as rich tables: questions (gaps first), markers, then what needs attention."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from storycoach.coverage import BANK_TARGET, FRESH_MONTHS, OVERUSE_LIMIT
+
+    out.print(f"[bold]Coverage[/bold]  {escape(_summary(report))}")
+    if not report.questions:
+        out.print("No question matches these filters.")
+        return
+    table = Table("status", "question", "stories", box=None, pad_edge=False, expand=True)
+    for row in report.questions:
+        table.add_row(
+            f"[{_STYLE[row.status]}]{row.status}[/]",
+            _question_cell(row),
+            " ".join(f"#{i}" for i in row.stories) or "-",
+        )
+    out.print(table)
+
+    markers = Table("marker", "stories", "questions covered", box=None, pad_edge=False)
+    for m in report.markers:
+        done = f"{len(m.questions)} of {len(m.total)}"
+        style = "green" if m.total and len(m.questions) == len(m.total) else "yellow"
+        markers.add_row(
+            f"{escape(m.marker.name)} [dim]{m.marker.slug}[/dim]",
+            str(len(m.stories)),
+            f"[{style}]{done}[/]",
+        )
+    out.print()
+    out.print(markers)
+    out.print()
+    short = BANK_TARGET - report.active_stories
+    if short > 0:
+        out.print(
+            f"[yellow]Bank:[/yellow] {report.active_stories} active stories; the guide's 4-week "
+            f"plan builds a bank of {BANK_TARGET}+: add {short} more."
+        )
+    for o in report.overused:
+        out.print(
+            f"[yellow]Overused:[/yellow] #{o.story_id} {escape(o.title)} answers "
+            f"{len(o.questions)} questions (more than {OVERUSE_LIMIT} cannot all be told in one "
+            "loop): find another story for some of them."
+        )
+    if report.undated:
+        out.print(
+            f"[yellow]Undated:[/yellow] {' '.join(f'#{i}' for i in report.undated)}: add "
+            f"--when so freshness ({FRESH_MONTHS} months) can be checked "
+            "(storycoach story edit ID --when 2024-03)."
+        )
+    if report.weak():
+        out.print(
+            "Link a story: storycoach story link ID --question QUESTION, or accept the top "
+            "suggestions: storycoach coverage --accept"
+        )
+
+
+def _question_cell(row: QuestionCoverage) -> str:
+    from rich.markup import escape
+
+    lines = [f"[bold]{row.id}[/bold] {escape(row.question.text)}"]
+    if row.status != "covered":
+        label, text = row.probing
+        if text:
+            lines.append(f"[dim]{label}:[/dim] {escape(text)}")
+        if row.status == "thin":
+            lines.append(f"[dim]Why thin:[/dim] {escape('; '.join(row.reasons))}")
+        for s in row.suggestions:
+            lines.append(
+                f"[cyan]Try #{s.story_id}[/cyan] {escape(s.title)} [dim]({escape(s.reason)})[/dim]"
+            )
+    return "\n".join(lines)
+
+
+# -- practice -----------------------------------------------------------------------------------
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def practice(
+    question: Annotated[
+        str | None,
+        typer.Option("--question", "-q", help="Practise this question instead of the weakest."),
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option("--level", "-l", help="Level band to answer at: E3..E7."),
+    ] = None,
+    role: Role = None,
+    marker: MarkerOpt = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Rubric engine only; never call the model.")
+    ] = False,
+    today: Today = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Practise your weakest-covered question: answer it, get a review, keep the attempt.
+
+    Picks a gap first, then a thin question (or the one you name), shows what the round
+    probes and what your level band expects, and reads your answer from $EDITOR in a terminal
+    or from standard input. The review is stored with the question id
+    (see `storycoach history --question ID`).
+
+    Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
+    """
+    from storycoach.coverage import load_coverage, normalize_level, weakest
+    from storycoach.reviewing import ReviewInput, review_inputs
+
+    bank = open_bank()
+    level = normalize_level(level)
+    when = _today(today)
+    if question:
+        bank.question(question)  # an unknown id fails here, with close matches
+        report = load_coverage(bank, today=when, suggest=False)
+        row = next(r for r in report.questions if r.id == question)
+        _add_suggestions(bank, row, when)
+    else:
+        report = load_coverage(
+            bank, today=when, role=role, marker=marker, level=level, suggest=False
+        )
+        row = weakest(report, bank.practice_counts())
+        _add_suggestions(bank, row, when)
+
+    out = err_console() if as_json else console()
+    _show_prompt(out, row, level, report)
+    answer = _read_answer(row, level)
+    if not answer.strip():
+        raise fail("nothing to review: the answer was empty")
+
+    batch = review_inputs(
+        bank,
+        [ReviewInput(label=f"practice:{row.id}", text=answer, question_id=row.id, level=level)],
+        offline=offline,
+    )
+    if as_json:
+        result = batch.results[0].model_dump(mode="json")
+        emit_json(result)
+    else:
+        from storycoach.cli.review import render_batch
+
+        render_batch(batch)
+    for item in batch.items:
+        if item.model_error:
+            typer.echo(
+                f"storycoach: model failed: {item.model_error} (the offline review still stands)",
+                err=True,
+            )
+    if batch.llm_hint:
+        typer.echo(batch.llm_hint, err=True)
+    review_id = batch.results[0].review_id
+    out.print(
+        f"Saved attempt #{review_id} for {row.id}; see storycoach history --question {row.id}"
+    )
+    raise typer.Exit(batch.exit_code)
+
+
+def _add_suggestions(bank: Any, row: QuestionCoverage, when: date | None) -> None:
+    """Suggestions for the one practised question only (cheap: one query)."""
+    if row.status == "covered":
+        return
+    from storycoach.coverage import compute_coverage
+
+    one = compute_coverage(
+        [row.question], bank.markers(), bank.stories(), bank.latest_verdicts(), today=when
+    )
+    row.suggestions = one.questions[0].suggestions
+
+
+def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
+    from rich.markup import escape
+
+    from storycoach.coverage import bands_for
+
+    q = row.question
+    style = _STYLE[row.status]
+    out.print(f"[bold]Practice[/bold] {q.id} [{style}]({row.status})[/]")
+    out.print(f"[bold]{escape(q.text)}[/bold]")
+    if q.probing:
+        out.print(f"[dim]Really probing:[/dim] {escape(q.probing)}")
+    if q.probes:
+        out.print("[dim]A strong answer:[/dim]")
+        for probe in q.probes:
+            out.print(f"  - {escape(probe)}")
+    bands = bands_for([level] if level else q.levels)
+    for band in bands:
+        out.print(f"[dim]At {escape(band.name)}:[/dim] {escape(band.expects)}")
+    titles = report.titles
+    if row.stories:
+        linked = ", ".join(f"#{i} {titles.get(i, '')}" for i in row.stories)
+        out.print(f"[dim]Your stories for it:[/dim] {escape(linked)}")
+    for s in row.suggestions:
+        out.print(
+            f"[dim]Might fit:[/dim] #{s.story_id} {escape(s.title)} [dim]({escape(s.reason)})[/dim]"
+        )
+    out.print()
+
+
+def _read_answer(row: QuestionCoverage, level: str | None) -> str:
+    """$EDITOR in a terminal (the question stays visible in a comment), else stdin."""
+    if interactive():
+        q = row.question
+        probes = "\n".join(f"  - {p}" for p in q.probes)
+        header = (
+            f"<!--\n{q.text}\n\n{probes}\n\n"
+            f"Answer {'at ' + level + ' ' if level else ''}in STAR order: Situation, Task, "
+            "Action, Result, what you would do differently. This comment is removed.\n-->\n\n"
+        )
+        edited = launch_editor(header)
+        if edited is None:
+            raise fail("nothing to review: the answer was not saved")
+        return _COMMENT.sub("", edited, count=1).strip() + "\n"
+    from storycoach.storyfile import read_text
+
+    return read_text("-")
