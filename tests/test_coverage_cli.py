@@ -250,7 +250,7 @@ def test_json_with_html_file(run, stocked, tmp_path):
     [
         (["report.md"], "only for --markdown"),
         (["--markdown", "--json"], "standard output"),
-        (["--llm"], "not available yet"),
+        (["--llm"], "OPENAI_API_KEY"),
         (["--level", "E9"], "level must be one of"),
         (["--today", "yesterday"], "YYYY-MM-DD"),
     ],

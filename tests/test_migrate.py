@@ -85,6 +85,19 @@ EXPECTED_SCHEMA = {
         "cost_usd": float,
     },
     "meta": {"key": str, "value": str},
+    "link_suggestions": {
+        "id": int,
+        "created": str,
+        "cache_key": str,
+        "model": str,
+        "status": str,
+        "proposals": str,
+        "error": str,
+        "calls": str,
+        "tokens_in": int,
+        "tokens_out": int,
+        "cost_usd": float,
+    },
 }
 
 EXPECTED_FOREIGN_KEYS = {

@@ -163,6 +163,36 @@ def _cascade_links(db: sqlite_utils.Database) -> None:
 MIGRATIONS(name="m002_cascade_links")(_cascade_links)
 
 
+@MIGRATIONS()
+def m003_link_suggestions(db: sqlite_utils.Database) -> None:
+    """`coverage --llm` runs: the cache of the model's link proposals and what each run cost.
+
+    One row per run that reached the model, like a review row: `cache_key` (sha256 over the
+    request), `status` ok or failed, the validated `proposals` (JSON, null when it failed), the
+    error line, and its attempts in `calls` (JSON, the `llm_calls` fields). The attempts live
+    in the row because `llm_calls.review_id` points at a review and this run is not one; a
+    failed run is stored too, so no paid attempt goes unrecorded.
+    """
+    db["link_suggestions"].create(
+        {
+            "id": int,
+            "created": str,
+            "cache_key": str,
+            "model": str,
+            "status": str,
+            "proposals": str,
+            "error": str,
+            "calls": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "cost_usd": float,
+        },
+        pk="id",
+        not_null={"created", "cache_key", "model", "status", "calls"},
+    )
+    db["link_suggestions"].create_index(["cache_key"])
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -649,6 +679,49 @@ class Bank:
         return len(stories), len(new_questions)
 
     # -- coverage -----------------------------------------------------------------------------
+
+    def cached_suggestions(self, cache_key: str) -> list[dict[str, Any]] | None:
+        """The proposals of the latest successful `coverage --llm` run with this key, or None."""
+        rows = self._read(
+            "SELECT proposals FROM link_suggestions WHERE cache_key = ? AND status = 'ok' "
+            "ORDER BY id DESC LIMIT 1",
+            [cache_key],
+        )
+        return json.loads(rows[0]["proposals"]) if rows else None
+
+    def store_suggestions(
+        self,
+        cache_key: str,
+        proposals: list[dict[str, Any]] | None,
+        *,
+        model: str,
+        calls: Iterable[dict[str, Any]],
+        error: str | None = None,
+    ) -> int:
+        """Record one `coverage --llm` run: its proposals (None when the model failed, with
+        `error`) and every attempt (`llm_calls` fields: model, status, error, tokens_in,
+        tokens_out, latency_ms, cost_usd)."""
+        attempts = [dict(c) for c in calls]
+
+        def total(field: str) -> Any:
+            known = [c[field] for c in attempts if c.get(field) is not None]
+            return sum(known) if known else None
+
+        cost = total("cost_usd")
+        row = {
+            "created": now(),
+            "cache_key": cache_key,
+            "model": model,
+            "status": "ok" if proposals is not None else "failed",
+            "proposals": _dumps(proposals) if proposals is not None else None,
+            "error": error,
+            "calls": _dumps(attempts),
+            "tokens_in": total("tokens_in"),
+            "tokens_out": total("tokens_out"),
+            "cost_usd": round(cost, 8) if cost is not None else None,
+        }
+        with self._writing() as db:
+            return db["link_suggestions"].insert(row).last_pk
 
     def practice_counts(self) -> dict[str, int]:
         """Reviews per question id, so `practice` rotates through equally weak questions."""

@@ -6,7 +6,10 @@ them for cost reporting). Retries are ours, not the SDK's (`max_retries=0` in `m
 so each one is visible: transient faults (429, 5xx, timeouts, refused connections) back off
 exponentially with jitter up to `settings.max_retries`; an answer that is not valid JSON or does
 not match the schema gets exactly one repair request; refusals, truncated answers and 401/403/404
-stop at once. Every failure ends in one `ModelError` line with the attempts attached.
+stop at once. Every failure ends in one `ModelError` line with the attempts attached. That loop
+is `Coach.complete_json` (messages and a pydantic model in, the validated answer and its
+`CallRecord`s out); `score` and `propose_links` (one batched request for `coverage --llm`:
+which candidate stories answer which gap questions) are both built on it.
 
 The judged draft is untrusted: it is fenced in `<draft>` tags (a closing tag inside it is
 neutralised), the system prompt says instructions inside it are content, and nothing the model
@@ -37,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -52,10 +55,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CallRecord",
     "Coach",
+    "LinkAnswer",
+    "LinkProposal",
+    "LinkRequest",
     "PromptError",
     "make_client",
     "merge",
     "render_template",
+    "strict_schema",
     "verdict",
 ]
 
@@ -83,6 +90,9 @@ REPAIR_ECHO = 8000
 #: Characters per token for size estimates (tiktoken is not a dependency). OpenAI's rule of
 #: thumb for English; it over-counts JSON and code a little, which is the safe side.
 CHARS_PER_TOKEN = 4
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class PromptError(StorycoachError):
@@ -192,15 +202,22 @@ class _Prompts:
     digest: str
 
 
+_REVIEW_FILES = ("review_system.md", "review_user.md", "levels.toml")
+
+
 @cache
 def _load_prompts(directory: Path) -> _Prompts:
-    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
-    for needed in ("review_system.md", "review_user.md", "levels.toml"):
-        if needed not in files:
-            raise PromptError(f"the prompt file {directory / needed} is missing")
+    files = {}
+    for needed in _REVIEW_FILES:
+        try:
+            files[needed] = (directory / needed).read_bytes()
+        except FileNotFoundError:
+            raise PromptError(f"the prompt file {directory / needed} is missing") from None
+    # The review's files only (sorted, as before, so existing cache keys stay valid): other
+    # prompts, such as suggest_links.md, do not shape a review and must not expire its cache.
     digest = hashlib.sha256()
-    for name, raw in files.items():
-        digest.update(name.encode() + b"\0" + raw + b"\0")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
     try:
         levels = tomllib.loads(files["levels.toml"].decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -328,15 +345,42 @@ def answer_schema(criterion_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def strict_schema(schema_model: type[BaseModel]) -> dict[str, Any]:
+    """A strict structured-output schema for `schema_model`: no titles or descriptions (they
+    are billed as input tokens on every request), every property required, no extra keys,
+    nested models as shared `$defs`."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key in ("title", "description", "$defs", "default"):
+                continue
+            if key == "properties":  # property names are data: never stripped
+                out[key] = {name: clean(v) for name, v in value.items()}
+            else:
+                out[key] = clean(value)
+        if "properties" in out:
+            out["required"] = list(out["properties"])
+            out["additionalProperties"] = False
+        return out
+
+    raw = schema_model.model_json_schema()
+    schema = clean(raw)
+    if raw.get("$defs"):
+        schema["$defs"] = {name: clean(d) for name, d in raw["$defs"].items()}
+    return schema
+
+
+def _json_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
 def _response_format(criterion_ids: Sequence[str]) -> dict[str, Any]:
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": "story_review",
-            "schema": answer_schema(criterion_ids),
-            "strict": True,
-        },
-    }
+    return _json_format("story_review", answer_schema(criterion_ids))
 
 
 class _BadAnswer(Exception):
@@ -346,7 +390,8 @@ class _BadAnswer(Exception):
         self.detail = detail
 
 
-def _parse_answer(content: str | None, criterion_ids: Sequence[str]) -> _Answer:
+def _parse_json(content: str | None, schema_model: type[_M]) -> _M:
+    """The answer text as a validated `schema_model`; `_BadAnswer` says what is wrong."""
     text = (content or "").strip()
     if text.startswith("```"):  # some local models fence JSON despite the schema
         text = re.sub(r"\A```[a-zA-Z]*\s*|\s*```\Z", "", text)
@@ -355,17 +400,21 @@ def _parse_answer(content: str | None, criterion_ids: Sequence[str]) -> _Answer:
     except json.JSONDecodeError as error:
         raise _BadAnswer("json", f"not valid JSON ({error.msg} at line {error.lineno})") from None
     try:
-        answer = _Answer.model_validate(data)
+        return schema_model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         raise _BadAnswer("schema", f"{where}: {first['msg']}") from None
+
+
+def _check_criteria(answer: _Answer, criterion_ids: Sequence[str]) -> None:
+    """One judgement per criterion, no more, no fewer (servers that ignore the schema)."""
     missing = [cid for cid in criterion_ids if cid not in answer.criteria]
     extra = [cid for cid in answer.criteria if cid not in criterion_ids]
-    if missing or extra:
-        detail = f"criteria: missing {missing}" if missing else f"criteria: unknown {extra}"
-        raise _BadAnswer("schema", detail)
-    return answer
+    if missing:
+        raise ValueError(f"criteria: missing {missing}")
+    if extra:
+        raise ValueError(f"criteria: unknown {extra}")
 
 
 # -- quotes -------------------------------------------------------------------------------------
@@ -521,6 +570,155 @@ class _Redaction:
         return _PLACEHOLDER.sub(lambda m: self.names.get(m[0], m[0]), text)
 
 
+# -- link suggestions (coverage --llm) ----------------------------------------------------------
+
+#: The prompt for `coverage --llm`: the system message, a `<!-- user -->` line, the user message.
+LINKS_PROMPT = "suggest_links.md"
+_USER_SPLIT = re.compile(r"^<!-- user -->[ \t]*\n", re.MULTILINE)
+#: Bump when the link request or the reading of its answer changes, so old cache entries expire.
+LINKS_CACHE_VERSION = 1
+#: Stories the model may propose per question (it sees up to ~5 candidates per question).
+MAX_PROPOSALS = 3
+#: Words of each candidate's STAR summary: enough to judge fit, one request for the whole map.
+SUMMARY_WORDS = 60
+TITLE_CHARS = 100
+REASON_CHARS = 240
+
+
+class _LinkPick(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    story: int
+    reason: str
+    confidence: Literal[1, 2, 3, 4, 5]
+
+
+class _QuestionLinks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    stories: list[_LinkPick]
+
+
+class LinkAnswer(BaseModel):
+    """The model's answer to a link request, validated before anything else reads it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[_QuestionLinks]
+
+
+@dataclass(frozen=True)
+class LinkProposal:
+    """One story the model proposes for one question, and why (its words, clipped)."""
+
+    question: str
+    story: int
+    reason: str
+    confidence: int
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """One batched link request: the messages, the story ids offered per question (the only
+    ids an answer may use) and the cache key over everything that shapes the answer."""
+
+    messages: list[dict[str, str]]
+    offered: dict[str, tuple[int, ...]]
+    key: str
+
+
+@cache
+def _load_links_prompt(path: Path) -> tuple[str, str, str]:
+    """(system, user, whole file text) of the link prompt."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PromptError(f"the prompt file {path} is missing") from None
+    parts = _USER_SPLIT.split(text)
+    if len(parts) != 2:
+        raise PromptError(
+            f"prompt file {path.name} must have exactly one <!-- user --> line between the "
+            "system and the user message"
+        )
+    return parts[0].strip(), parts[1].strip(), text
+
+
+_BANK_TAG = re.compile(r"<\s*(/?)\s*bank", re.IGNORECASE)
+
+
+def _bank_data(text: str) -> str:
+    """One line of bank text for the prompt: whitespace collapsed, `<bank`/`</bank` inside it
+    neutralised so it cannot close its own fence."""
+    return _BANK_TAG.sub(lambda m: f"&lt;{m[1]}bank", " ".join(text.split()))
+
+
+def story_summary(story: Any, words: int = SUMMARY_WORDS) -> str:
+    """The story's STAR text in at most `words` words, shared fairly between the four parts
+    (a long situation cannot crowd out the action and result), "…" where a part was cut."""
+    parts = [
+        (label, (getattr(story, name) or "").split())
+        for label, name in (("S", "situation"), ("T", "task"), ("A", "action"), ("R", "result"))
+    ]
+    take = dict.fromkeys(range(len(parts)), 0)
+    left = words
+    open_ = [i for i, (_, w) in enumerate(parts) if w]
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        for i in open_:
+            grant = min(share, len(parts[i][1]) - take[i], left)
+            take[i] += grant
+            left -= grant
+        open_ = [i for i in open_ if take[i] < len(parts[i][1])]
+    out = []
+    for i, (label, w) in enumerate(parts):
+        if take[i]:
+            cut = " ".join(w[: take[i]]) + (" …" if take[i] < len(w) else "")
+            out.append(f"{label}: {cut}")
+    return " ".join(out)
+
+
+def _format_link_stories(stories: Sequence[Any]) -> str:
+    lines = []
+    for s in stories:
+        lines.append(f"#{s.id} {_bank_data(_clip(s.title, TITLE_CHARS))}")
+        lines.append(f"  {_bank_data(story_summary(s))}")
+    return "\n".join(lines)
+
+
+def _format_link_questions(asks: Sequence[tuple[Question, Sequence[int]]]) -> str:
+    blocks = []
+    for q, ids in asks:
+        lines = [f"- id: {_bank_data(q.id)}", f"  text: {_bank_data(q.text)}"]
+        probing = q.probing or "; ".join(q.probes[:2])
+        if probing:
+            lines.append(f"  probing: {_bank_data(probing)}")
+        lines.append("  candidates: " + ", ".join(f"#{i}" for i in ids))
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def filter_links(answer: LinkAnswer, offered: dict[str, tuple[int, ...]]) -> list[LinkProposal]:
+    """The proposals that stand: questions that were asked, stories that were offered for that
+    question (any other id is dropped, not trusted), each once, at most `MAX_PROPOSALS` per
+    question in the model's order, then highest confidence first."""
+    out: list[LinkProposal] = []
+    done: set[str] = set()
+    for item in answer.questions:
+        allowed = offered.get(item.question)
+        if allowed is None or item.question in done:
+            continue
+        done.add(item.question)
+        kept: list[LinkProposal] = []
+        for pick in item.stories:
+            if pick.story not in allowed or any(k.story == pick.story for k in kept):
+                continue
+            reason = _clip(pick.reason, REASON_CHARS)
+            kept.append(LinkProposal(item.question, pick.story, reason, pick.confidence))
+        out.extend(sorted(kept[:MAX_PROPOSALS], key=lambda k: -k.confidence))
+    return out
+
+
 # -- the coach ----------------------------------------------------------------------------------
 
 
@@ -533,7 +731,8 @@ class _Request:
 
 
 class Coach:
-    """Scores drafts with the configured model. Thread-safe: `score` may run concurrently."""
+    """Scores drafts and proposes story links with the configured model. Thread-safe: `score`
+    may run concurrently."""
 
     def __init__(
         self,
@@ -689,12 +888,47 @@ class Coach:
             redact=redact,
             redact_names=redact_names,
         )
-        messages = list(request.messages)
+        ids = request.criterion_ids
+        answer, calls = self.complete_json(
+            request.messages,
+            _Answer,
+            name="story_review",
+            schema=answer_schema(ids),
+            check=lambda parsed: _check_criteria(parsed, ids),
+            task="review the draft",
+        )
+        return self._review(answer, request, calls), calls
+
+    # -- the request loop --
+
+    def complete_json(
+        self,
+        messages: Sequence[dict[str, str]],
+        schema_model: type[_M],
+        *,
+        name: str,
+        schema: dict[str, Any] | None = None,
+        check: Callable[[_M], None] | None = None,
+        task: str = "answer",
+    ) -> tuple[_M, list[CallRecord]]:
+        """One structured-output request: `messages` in, a validated `schema_model` out.
+
+        The one implementation of retries, repair and call accounting, for every kind of
+        request. `name` names the JSON schema sent (`strict_schema(schema_model)` unless
+        `schema` is given); `check` validates further and raises `ValueError` with what is
+        wrong; `task` completes "the model refused to ..." in error messages.
+
+        Transient faults back off and retry up to `settings.max_retries`; an answer that is not
+        JSON, not `schema_model` or fails `check` gets one repair request; anything else stops.
+        Returns the answer and one `CallRecord` per attempt; raises `ModelError` with `.calls`.
+        """
         body = {
             "model": self.settings.model,
             "temperature": 0,
-            "response_format": _response_format(request.criterion_ids),
+            "response_format": _json_format(name, schema or strict_schema(schema_model)),
         }
+        first = list(messages)
+        sending = first
         model = self.settings.model
         calls: list[CallRecord] = []
         retries = 0
@@ -711,7 +945,7 @@ class Coach:
         while True:
             started = time.monotonic()
             try:
-                completion = _create(client, body={**body, "messages": messages})
+                completion = _create(client, body={**body, "messages": sending})
             except Exception as error:  # classified below; unknown errors re-raise
                 latency = _ms(started)
                 fault = self._classify(error)
@@ -748,8 +982,7 @@ class Coach:
             if getattr(message, "refusal", None):
                 record.error = "refusal"
                 raise give_up(
-                    f"the model refused to review the draft (model {model}): "
-                    f"{_clip(message.refusal)}"
+                    f"the model refused to {task} (model {model}): {_clip(message.refusal)}"
                 )
             if choice.finish_reason == "length":
                 record.error = "truncated (finish_reason=length)"
@@ -761,7 +994,12 @@ class Coach:
                 record.error = "content filter"
                 raise give_up(f"the model's content filter stopped the answer (model {model})")
             try:
-                answer = _parse_answer(message.content, request.criterion_ids)
+                answer = _parse_json(message.content, schema_model)
+                if check is not None:
+                    try:
+                        check(answer)
+                    except ValueError as error:
+                        raise _BadAnswer("schema", str(error)) from None
             except _BadAnswer as bad:
                 record.status, record.error = "retry", self._scrub(f"invalid answer: {bad.detail}")
                 if repaired:
@@ -770,21 +1008,21 @@ class Coach:
                         f"the model returned {what} twice (model {model}): {_clip(bad.detail)}"
                     ) from None
                 repaired = True
-                messages = [
-                    *request.messages,
+                sending = [
+                    *first,
                     # Clipped: a runaway answer must not be paid for twice.
                     {"role": "assistant", "content": (message.content or "")[:REPAIR_ECHO]},
                     {
                         "role": "user",
                         "content": (
                             f"Your answer was rejected: {bad.detail}. Reply with only a JSON "
-                            "object that matches the response schema exactly: every criterion "
-                            "id, no extra keys, no Markdown fences."
+                            "object that matches the response schema exactly: every required "
+                            "key, no extra keys, no Markdown fences."
                         ),
                     },
                 ]
                 continue
-            return self._review(answer, request, calls), calls
+            return answer, calls
 
     def _review(self, answer: _Answer, request: _Request, calls: list[CallRecord]) -> LlmReview:
         """Validate quotes against the text that was sent, restore names, total the usage."""
@@ -832,6 +1070,61 @@ class Coach:
             latency_ms=sum(c.latency_ms or 0 for c in calls),
             cost_usd=round(sum(costs), 8) if costs else None,
         )
+
+    # -- link suggestions --
+
+    def _links_prompt(self) -> tuple[str, str, str]:
+        return _load_links_prompt((self._prompts_dir or resource_dir("prompts")) / LINKS_PROMPT)
+
+    def link_request(
+        self, asks: Sequence[tuple[Question, Sequence[int]]], stories: Sequence[Any]
+    ) -> LinkRequest:
+        """One request for every question in `asks` (each with the ids of its candidate
+        stories, best first); `stories` are the candidates themselves, each sent once.
+
+        The cache key is a sha256 over the prompt file's text, the model and server, the
+        response schema and the messages, which carry each question's id, text and probing
+        and each candidate's id, title and summary: exactly what the model sees, nothing else.
+        """
+        system, user, text = self._links_prompt()
+        wanted = {i for _, ids in asks for i in ids}
+        sent = sorted((s for s in stories if s.id in wanted), key=lambda s: s.id)
+        values = {
+            "max_proposals": str(MAX_PROPOSALS),
+            "stories": _format_link_stories(sent),
+            "questions": _format_link_questions(asks),
+        }
+        messages = [
+            {"role": "system", "content": render_template(system, LINKS_PROMPT, values)},
+            {"role": "user", "content": render_template(user, LINKS_PROMPT, values)},
+        ]
+        payload = {
+            "version": LINKS_CACHE_VERSION,
+            "prompt": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "model": self.settings.model,
+            "endpoint": self.settings.endpoint,
+            "schema": strict_schema(LinkAnswer),
+            "messages": messages,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return LinkRequest(
+            messages=messages,
+            offered={q.id: tuple(ids) for q, ids in asks},
+            key=hashlib.sha256(blob.encode("utf-8")).hexdigest(),
+        )
+
+    def propose_links(self, request: LinkRequest) -> tuple[list[LinkProposal], list[CallRecord]]:
+        """Ask the model once (plus retries and one repair, see `complete_json`); returns the
+        proposals that survive `filter_links` and one `CallRecord` per attempt."""
+        answer, calls = self.complete_json(
+            request.messages, LinkAnswer, name="link_suggestions", task="propose links"
+        )
+        return filter_links(answer, request.offered), calls
+
+    def link_instruction_tokens(self) -> int:
+        """Estimated size of the link request without any question or story."""
+        empty = self.link_request([], [])
+        return math.ceil(sum(len(m["content"]) for m in empty.messages) / CHARS_PER_TOKEN)
 
     def _backoff(self, retries: int) -> float:
         return min(BACKOFF_CAP, BACKOFF_BASE * 2**retries) * (0.5 + self._jitter() / 2)

@@ -40,6 +40,14 @@ questions are scored.
 A marker's `stories` and `questions` are id lists, not counts: a script can count a list but
 cannot recover ids from a count. A story shows a marker when it is tagged with it or answers a
 question that probes it.
+
+With `--llm`, `propose_links` asks the model, in one request for the whole map, which of each
+gap or thin question's top BM25 candidates (up to `LLM_CANDIDATES`) would really answer it.
+The answer is validated, ids that were not offered for that question are dropped, and the run
+is stored in the bank, which is also the cache: the same request is never paid for twice. The
+JSON then has, per question, `"llm_suggestions": [{"story", "title", "reason", "confidence"}]`
+and at the top `"llm": {"model", "questions", "skipped", "cached", "requests", "tokens_in",
+"tokens_out", "cost_usd", "error"}`; without `--llm` neither key appears.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ from storycoach.models import LEVELS, Marker, Question, Story
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
+    from storycoach.coach import Coach, LinkProposal
 
 Status = Literal["gap", "thin", "covered"]
 
@@ -87,6 +96,15 @@ MIN_RELEVANCE = 0.03
 #: Stories that could not count once linked (stale, or latest review failed) rank at half
 #: score: linking them does not close a gap the way a fresh, passing story does.
 WEAK_STORY_PENALTY = 0.5
+
+#: `--llm`: candidates the model sees per question (the top BM25 matches, no floor: the model
+#: is there to judge fit beyond shared words), and questions per request (gaps first; the rest
+#: are asked on a later run, once these are linked).
+LLM_CANDIDATES = 5
+LLM_MAX_QUESTIONS = 40
+#: `--accept --llm` links a model proposal only at this confidence (1-5) or above: "answers it
+#: with a different emphasis" at least, never "a stretch".
+ACCEPT_MIN_CONFIDENCE = 3
 
 STATUS_ORDER: dict[str, int] = {"gap": 0, "thin": 1, "covered": 2}
 
@@ -122,6 +140,24 @@ class Suggestion:
 
 
 @dataclass
+class LlmSuggestion:
+    """A story the model proposes for a question (`coverage --llm`), in its own words."""
+
+    story_id: int
+    title: str
+    reason: str
+    confidence: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "story": self.story_id,
+            "title": self.title,
+            "reason": self.reason,
+            "confidence": self.confidence,
+        }
+
+
+@dataclass
 class QuestionCoverage:
     """One question's row in the map."""
 
@@ -131,6 +167,8 @@ class QuestionCoverage:
     status: Status
     reasons: list[str] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
+    #: The model's proposals; None when the model was not asked (no `--llm`).
+    llm_suggestions: list[LlmSuggestion] | None = None
 
     @property
     def id(self) -> str:
@@ -159,6 +197,11 @@ class QuestionCoverage:
             "probing": self.question.probing,
             "probes": self.question.probes,
             "suggestions": [s.to_json() for s in self.suggestions],
+            **(
+                {"llm_suggestions": [s.to_json() for s in self.llm_suggestions]}
+                if self.llm_suggestions is not None
+                else {}
+            ),
         }
 
 
@@ -217,6 +260,8 @@ class CoverageReport:
     titles: dict[int, str] = field(default_factory=dict)
     #: Active story id -> how many questions it is linked to, over the whole bank.
     link_counts: dict[int, int] = field(default_factory=dict)
+    #: The `--llm` run (see `LinkRun.info`); None without `--llm`.
+    llm: dict[str, Any] | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for q in self.questions if q.status == status)
@@ -239,6 +284,7 @@ class CoverageReport:
             "overused": [o.to_json() for o in self.overused],
             "filters": self.filters,
             "today": self.today.isoformat(),
+            **({"llm": self.llm} if self.llm is not None else {}),
         }
 
 
@@ -691,18 +737,146 @@ def _suggest(
             row.suggestions.append(Suggestion(doc, titles[doc], score, score / ideal, shown, notes))
 
 
-def plan_accept(report: CoverageReport) -> list[tuple[str, Suggestion]]:
-    """The top suggestion per gap or thin question, skipping stories it would overuse."""
+def plan_accept(
+    report: CoverageReport, *, llm: bool = False
+) -> list[tuple[str, Suggestion | LlmSuggestion]]:
+    """The top suggestion per gap or thin question, skipping stories it would overuse.
+
+    With `llm`, the model's top proposal at `ACCEPT_MIN_CONFIDENCE` or above instead of BM25's.
+    """
     counts = dict(report.link_counts)
-    plan = []
+    plan: list[tuple[str, Suggestion | LlmSuggestion]] = []
     for row in report.weak():
-        for suggestion in row.suggestions:
+        options: list[Suggestion | LlmSuggestion]
+        if llm:
+            options = [
+                s for s in row.llm_suggestions or [] if s.confidence >= ACCEPT_MIN_CONFIDENCE
+            ]
+        else:
+            options = list(row.suggestions)
+        for suggestion in options:
             if counts.get(suggestion.story_id, 0) + 1 > OVERUSE_LIMIT:
                 continue
             counts[suggestion.story_id] = counts.get(suggestion.story_id, 0) + 1
             plan.append((row.id, suggestion))
             break
     return plan
+
+
+# -- model suggestions (--llm) ------------------------------------------------------------------
+
+
+def link_candidates(
+    report: CoverageReport,
+    stories: list[Story],
+    markers: list[Marker],
+    *,
+    limit: int = LLM_CANDIDATES,
+) -> list[tuple[Question, list[int]]]:
+    """Each gap or thin question with its top `limit` unlinked active stories by BM25, in map
+    order; questions no story shares a word with are left out (there is nothing to ask)."""
+    weak = report.weak()
+    active = [s for s in stories if not s.retired and s.id is not None]
+    if not weak or not active:
+        return []
+    by_slug = {m.slug: m for m in markers}
+    queries = {row.id: question_query(row.question, by_slug) for row in weak}
+    vocabulary = {t for query in queries.values() for t in query.terms}
+    index = Bm25([(s.id, story_text(s)) for s in active], vocabulary)
+    asks = []
+    for row in weak:
+        hits = index.search(queries[row.id].terms, exclude=set(row.stories), k=limit)
+        if hits:
+            asks.append((row.question, [doc for doc, _, _ in hits]))
+    return asks
+
+
+@dataclass
+class LinkRun:
+    """What `propose_links` asked and got: the surviving proposals and the run's facts."""
+
+    proposals: list[LinkProposal]
+    info: dict[str, Any]
+
+
+def propose_links(bank: Bank, report: CoverageReport, coach: Coach) -> LinkRun:
+    """Ask the model which candidate stories answer the report's gap and thin questions.
+
+    One request for the whole map (`Coach.link_request`); a stored answer to the same request
+    is reused without calling the model. Every run that reaches the model is stored with its
+    attempts, failed ones too; a failure raises `ModelError` after it is stored. Attach the
+    result to a report with `apply_links`.
+    """
+    from dataclasses import asdict
+
+    from storycoach.coach import LinkProposal
+    from storycoach.errors import ModelError
+
+    model = coach.settings.model
+    stories = bank.stories(include_retired=False)
+    asks = link_candidates(report, stories, bank.markers())
+    skipped = max(0, len(asks) - LLM_MAX_QUESTIONS)
+    asks = asks[:LLM_MAX_QUESTIONS]
+    info: dict[str, Any] = {
+        "model": model,
+        "questions": len(asks),
+        "skipped": skipped,
+        "cached": False,
+        "requests": 0,
+        "tokens_in": None,
+        "tokens_out": None,
+        "cost_usd": None,
+        "error": None,
+    }
+    if not asks:
+        return LinkRun([], info)
+    request = coach.link_request(asks, stories)
+    cached = bank.cached_suggestions(request.key)
+    if cached is not None:
+        info["cached"] = True
+        return LinkRun([LinkProposal(**p) for p in cached], info)
+    try:
+        proposals, calls = coach.propose_links(request)
+    except ModelError as error:
+        failed = getattr(error, "calls", [])
+        bank.store_suggestions(
+            request.key, None, model=model, calls=[asdict(c) for c in failed], error=str(error)
+        )
+        raise
+    bank.store_suggestions(
+        request.key,
+        [asdict(p) for p in proposals],
+        model=model,
+        calls=[asdict(c) for c in calls],
+    )
+    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+    info.update(
+        requests=len(calls),
+        tokens_in=_known_sum(c.tokens_in for c in calls),
+        tokens_out=_known_sum(c.tokens_out for c in calls),
+        cost_usd=round(sum(costs), 8) if costs else None,
+    )
+    return LinkRun(proposals, info)
+
+
+def apply_links(report: CoverageReport, run: LinkRun) -> None:
+    """Put the run's proposals on the report's rows: every row gets a list (empty when the
+    model proposed nothing), minus stories that are linked, retired or gone by now."""
+    report.llm = dict(run.info)
+    by_question: dict[str, list[LinkProposal]] = {}
+    for p in run.proposals:
+        by_question.setdefault(p.question, []).append(p)
+    for row in report.questions:
+        row.llm_suggestions = [
+            LlmSuggestion(p.story, report.titles[p.story], p.reason, p.confidence)
+            for p in by_question.get(row.id, [])
+            if p.story in report.titles and p.story not in row.stories
+        ]
+
+
+def _known_sum(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 # -- practice -----------------------------------------------------------------------------------

@@ -80,7 +80,13 @@ def coverage(
         bool, typer.Option("--yes", "-y", help="With --accept: link without asking.")
     ] = False,
     llm: Annotated[
-        bool, typer.Option("--llm", help="Ask the model to propose links, with reasons.")
+        bool,
+        typer.Option(
+            "--llm",
+            help="Ask the model which stories answer each gap or thin question, with reasons "
+            "(one request for the whole map, cached in the bank). Needs OPENAI_API_KEY or "
+            "OPENAI_BASE_URL.",
+        ),
     ] = False,
     markdown: Annotated[
         bool,
@@ -111,6 +117,11 @@ def coverage(
     A question is covered by two or more stories from the last 18 months whose latest review
     did not fail; thin with fewer; a gap with none. Retired stories never count.
     Suggestions rank unlinked stories by how well their words match the question (offline).
+    With --llm the model judges the top candidates for each gap and thin question and says why;
+    --accept --llm links its top proposal (confidence 3/5 or more) instead.
+
+    Exit codes: 0 ok, 2 bad input or no model configured for --llm, 3 the model failed (the
+    offline map is still printed).
     """
     from storycoach.coverage import load_coverage
 
@@ -119,21 +130,21 @@ def coverage(
         raise fail(f"{file}: a FILE argument is only for --markdown (use --html FILE for HTML)")
     if as_json and to_stdout:
         raise fail("--json and --markdown both print to standard output; give --markdown a FILE")
-    if llm:
-        raise fail(
-            "coverage --llm is not available yet: use the offline suggestions "
-            "(storycoach coverage) and `storycoach story link`",
-            2,
-        )
+    settings = _model_settings() if llm else None
 
     bank = open_bank()
     when = _today(today)
     report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
+    run, model_error = _ask_model(bank, report, settings) if settings else (None, None)
     linked: list[dict[str, Any]] = []
-    if accept:
-        linked = _accept(bank, report, yes=yes, quiet=as_json or to_stdout)
+    if accept and model_error is None:
+        linked = _accept(bank, report, yes=yes, quiet=as_json or to_stdout, llm=llm)
         if linked:
             report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
+            if run is not None:  # the same proposals on the new map: no second request
+                from storycoach.coverage import apply_links
+
+                apply_links(report, run)
 
     def note(text: str) -> None:
         (err_console() if (as_json or to_stdout) else console()).print(text)
@@ -160,6 +171,70 @@ def coverage(
         render(report, console())
     elif not to_stdout:
         note(_summary(report))
+        if run is not None:
+            note(_llm_summary(report.llm or run.info))
+    if model_error is not None:
+        linked_note = "; nothing was linked" if accept else ""
+        typer.echo(
+            f"storycoach: model failed: {model_error} "
+            f"(the offline coverage still stands{linked_note})",
+            err=True,
+        )
+        raise typer.Exit(3)
+
+
+def _model_settings() -> Any:
+    """The model settings for --llm; without a key or base URL, one line and exit 2."""
+    from storycoach.settings import load_settings
+
+    settings = load_settings()
+    if not settings.enabled:
+        raise fail(
+            "coverage --llm needs a model, and none is configured. Set OPENAI_API_KEY "
+            "(or OPENAI_BASE_URL for a local server), or use the offline suggestions: "
+            "storycoach coverage"
+        )
+    return settings
+
+
+def _ask_model(bank: Any, report: CoverageReport, settings: Any) -> tuple[Any, str | None]:
+    """The model's proposals on the report's rows: (the run, None), or (None, the error line)
+    with the offline report untouched but for `report.llm["error"]`."""
+    from storycoach.coach import Coach
+    from storycoach.coverage import apply_links, propose_links
+    from storycoach.errors import ModelError
+
+    try:
+        run = propose_links(bank, report, Coach(settings))
+    except ModelError as error:
+        report.llm = {"model": settings.model, "error": str(error)}
+        return None, str(error)
+    apply_links(report, run)
+    return run, None
+
+
+def _llm_summary(info: dict[str, Any]) -> str:
+    """One line on what the model was asked and what it cost."""
+    model = info["model"]
+    if not info.get("questions"):
+        return (
+            f"Model ({model}): nothing to ask: no gap or thin question shares a word with an "
+            "unlinked story"
+        )
+    parts = [f"Model proposals ({model}): {info['questions']} questions in one request"]
+    if info.get("cached"):
+        parts.append("answer from the cache, no new request")
+    else:
+        attempts = info.get("requests") or 0
+        if attempts > 1:
+            parts.append(f"{attempts} attempts")
+        if info.get("tokens_in") is not None:
+            parts.append(f"{info['tokens_in']:,} tokens in / {info['tokens_out'] or 0:,} out")
+        if info.get("cost_usd") is not None:
+            parts.append(f"~${info['cost_usd']:.4f}")
+    if info.get("skipped"):
+        parts.append(f"{info['skipped']} more questions on a later run")
+    return ", ".join(parts)
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -172,16 +247,27 @@ def _write(path: Path | None, text: str) -> None:
         raise StorycoachError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def _accept(bank: Any, report: CoverageReport, *, yes: bool, quiet: bool) -> list[dict[str, Any]]:
-    """Link the planned suggestions; a terminal user confirms first unless --yes."""
+def _accept(
+    bank: Any, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
+) -> list[dict[str, Any]]:
+    """Link the planned suggestions (the model's with --llm); a terminal user confirms first
+    unless --yes."""
     from rich.markup import escape
 
-    from storycoach.coverage import plan_accept
+    from storycoach.coverage import ACCEPT_MIN_CONFIDENCE, plan_accept
 
-    plan = plan_accept(report)
+    plan = plan_accept(report, llm=llm)
     out = err_console() if quiet else console()
     if not plan:
-        out.print("Nothing to accept: no gap or thin question has a suggestion above the floor.")
+        if llm:
+            out.print(
+                "Nothing to accept: the model proposed no story with confidence "
+                f"{ACCEPT_MIN_CONFIDENCE}/5 or more for a gap or thin question."
+            )
+        else:
+            out.print(
+                "Nothing to accept: no gap or thin question has a suggestion above the floor."
+            )
         return []
     if not yes and interactive():
         out.print("[bold]Links to add:[/bold]")
@@ -194,6 +280,8 @@ def _accept(bank: Any, report: CoverageReport, *, yes: bool, quiet: bool) -> lis
     for qid, s in plan:
         bank.link(s.story_id, questions=[qid])
         linked.append({"story": s.story_id, "question": qid, "reason": s.reason})
+        if llm:
+            linked[-1]["source"] = "llm"
         out.print(
             f"Linked #{s.story_id} {escape(s.title)} -> {qid} [dim]({escape(s.reason)})[/dim]"
         )
@@ -260,10 +348,13 @@ def render(report: CoverageReport, out: Console) -> None:
             f"--when so freshness ({FRESH_MONTHS} months) can be checked "
             "(storycoach story edit ID --when 2024-03)."
         )
+    if report.llm is not None and not report.llm.get("error"):
+        out.print(escape(_llm_summary(report.llm)))
     if report.weak():
+        command = "coverage --llm --accept" if report.llm is not None else "coverage --accept"
         out.print(
             "Link a story: storycoach story link ID --question QUESTION, or accept the top "
-            "suggestions: storycoach coverage --accept"
+            f"suggestions: storycoach {command}"
         )
 
 
@@ -280,6 +371,11 @@ def _question_cell(row: QuestionCoverage) -> str:
         for s in row.suggestions:
             lines.append(
                 f"[cyan]Try #{s.story_id}[/cyan] {escape(s.title)} [dim]({escape(s.reason)})[/dim]"
+            )
+        for m in row.llm_suggestions or []:
+            lines.append(
+                f"[magenta]Model: #{m.story_id}[/magenta] {escape(m.title)} "
+                f"[dim]({m.confidence}/5: {escape(m.reason)})[/dim]"
             )
     return "\n".join(lines)
 
