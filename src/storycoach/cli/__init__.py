@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, questions, review, story, transfer
+from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -23,21 +23,21 @@ app = typer.Typer(
 )
 app.add_typer(story.app, name="story", help="Add, list, edit, link and search stories.")
 app.add_typer(questions.app, name="questions", help="The question bank (seeded from the guide).")
+app.command("markers", help="List the culture markers stories and questions link to.")(
+    questions.markers_list
+)
 app.command("review")(review.review)
 app.command("history")(review.history)
 app.command("coverage")(coverage.coverage)
 app.command("practice")(coverage.practice)
+app.add_typer(rubrics.app, name="rubrics", help="The rubric criteria drafts are checked against.")
 app.command("config")(config.config)
-app.command("markers", help="List the culture markers stories and questions link to.")(
-    questions.markers_list
-)
 app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(
     transfer.export
 )
 app.command("import", help="Add the stories and questions of an export file to the bank.")(
     transfer.import_
 )
-
 
 def _version(value: bool) -> None:
     if value:

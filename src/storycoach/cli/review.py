@@ -170,8 +170,13 @@ def render_item(item: ReviewItem) -> None:
     context = ", ".join(x for x in (result.question, result.level) if x)
     out.print(
         f"Keeper Test: [bold {style}]{result.verdict.upper()}[/bold {style}] "
-        f"({errors} errors, {warnings} warnings){f' for {context}' if context else ''}"
+        f"({_count(errors, 'error')}, {_count(warnings, 'warning')})"
+        f"{f' for {context}' if context else ''}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def history(

@@ -1,0 +1,228 @@
+"""Concrete deltas: a measured before/after, an outcome count, or a checkable behaviour change.
+
+A number alone is not a delta: "a team of 8" and "3 services" describe the situation. So every
+measured pattern ties a number to a change ("cut ... by 40%", "from 900 ms to 300 ms",
+"3x faster", "zero incidents since", "shipped to 40 teams"). A behaviour change ("I now ...",
+"since then I ...", "I stopped ...") counts when it is checkable: it names a trigger, a
+frequency, a number or an artifact, and its verb is not a vague one ("communicate", "try").
+With STAR headings only the Result and Reflection parts are read, else the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from storycoach.rubric.detectors.base import (
+    Context,
+    Detector,
+    Hit,
+    Params,
+    cached,
+    ci,
+    compile_any,
+    expand,
+    register,
+    words_re,
+)
+from storycoach.rubric.text import Doc
+
+
+class DeltaParams(Params):
+    scope: str = Field(default="RL", description="STAR parts to read when the draft is headed.")
+    fragments: dict[str, str]
+    measured: list[str]
+    behaviour: list[str]
+    weak_behaviour: list[str]
+    triggers: list[str]
+    artifacts: list[str]
+    vague_verbs: list[str]
+    vague_phrases: list[str]
+    result_markers: list[str]
+    result_numbers: list[str] = Field(
+        description="Numbers that count as a result only inside the result part."
+    )
+    result_zone_markers: list[str] = Field(
+        description="Where the result part starts in a draft without STAR headings."
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """A behaviour-change clause and whether it is concrete enough to check."""
+
+    start: int
+    end: int
+    concrete: bool
+
+
+@register
+class Delta(Detector):
+    """Fires when the result/learning has no concrete delta; quotes the vague phrase."""
+
+    name = "delta"
+    Params = DeltaParams
+
+    def __init__(self, params: DeltaParams, directory: Path) -> None:
+        super().__init__(params, directory)
+        p = params
+        # Speed: patterns that open with a number are tried only where a number is; patterns
+        # that need a number somewhere only in sentences that have one; the rest everywhere.
+        led = [x for x in p.measured if x.lstrip().startswith("(?:{num})")]
+        rest = [x for x in p.measured if x not in led]
+        self._num = ci(expand("{num}", p.fragments))
+        self._num_led = compile_any([x.lstrip()[len("(?:{num})") :] for x in led], p.fragments)
+        needs = [x for x in rest if "{num}" in x and "{freq}" not in x]
+        self._needs_num = compile_any(needs, p.fragments)
+        self._no_num = compile_any([x for x in rest if x not in needs], p.fragments)
+        self._behaviour = compile_any(p.behaviour, p.fragments)
+        self._weak = compile_any(p.weak_behaviour, p.fragments)
+        self._triggers = compile_any(p.triggers, p.fragments)
+        self._artifacts = compile_any(p.artifacts, p.fragments)
+        self._vague_verbs = words_re(p.vague_verbs)
+        self._vague = compile_any(p.vague_phrases, p.fragments)
+        self._result_marker = compile_any(p.result_markers, p.fragments)
+        self._result_numbers = compile_any(p.result_numbers, p.fragments)
+        self._change_verb = compile_any([r"(?:{change})\b"], p.fragments)
+        self._zone_marker = compile_any(p.result_zone_markers, p.fragments)
+        self._first_word = re.compile(r"[\s,:]*(?:(?:\w+ly|always|also|then|now|just|to)\s+)*(\w+)")
+
+    # -- shared with other criteria ----------------------------------------------------------
+
+    def changes(self, doc: Doc) -> list[Change]:
+        """Behaviour-change clauses anywhere in the draft (once per draft)."""
+        return cached(doc, ("changes", id(self)), lambda: self._changes(doc))
+
+    def measured(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
+        """The first measured delta found in `spans` (backstory like "had grown to 14 hops"
+        does not count), or a number with a unit inside the result part."""
+        text = doc.lower
+        for start, end in spans:
+            windows: list[tuple[int, int]] = []
+            for number in self._num.finditer(text, start, end):
+                found = self._num_led.match(text, number.end(), end)
+                if found:
+                    return found
+                low, high = _sentence(text, number.start(), start, end)
+                if not windows or windows[-1][0] != low:
+                    windows.append((low, high))
+            for low, high in windows:
+                for found in self._needs_num.finditer(text, low, high):
+                    if not self._backstory(text, found):
+                        return found
+        for start, end in spans:  # the patterns that need no number are the slowest: last
+            for found in self._no_num.finditer(text, start, end):
+                if not self._backstory(text, found):
+                    return found
+        for start, end in self.result_zone(doc):
+            found = self._result_numbers.search(text, start, end)
+            if found:
+                return found
+        return None
+
+    def _backstory(self, text: str, found: re.Match[str]) -> bool:
+        return bool(
+            self._change_verb.match(found.group())
+            and _BACKSTORY.search(text, max(0, found.start() - 24), found.start())
+        )
+
+    def result_zone(self, doc: Doc) -> list[tuple[int, int]]:
+        """Where the result is told: the Result/Reflection parts, else from the first
+        result marker ("after the launch", "as a result") on, else the last paragraph."""
+        spans = doc.spans(self.params.scope)
+        if spans or doc.headed:
+            return spans
+        marker = self._zone_marker.search(doc.lower)
+        if marker:
+            return [(marker.start(), len(doc.text))]
+        last = doc.text.rstrip().rfind("\n\n")
+        return [(last, len(doc.text))] if last > 0 else []
+
+    def vague_phrase(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
+        for start, end in spans:
+            found = self._vague.search(doc.lower, start, end)
+            if found:
+                return found
+        return None
+
+    # -- the rule ----------------------------------------------------------------------------
+
+    def run(self, doc: Doc, ctx: Context) -> list[Hit]:
+        spans = doc.scope(self.params.scope)
+        if doc.headed and not spans:
+            spans = [(0, len(doc.text))]  # no Result part: missing-result says so; read all
+        elif not doc.headed:
+            # Prose: the sentences before the narrator first appears set the scene ("During
+            # the launch our traffic tripled."), so a change there is context, not a result.
+            first = _NARRATOR.search(doc.lower)
+            if first is not None:
+                spans = [(doc.sentence_bounds(first.start())[0], len(doc.text))]
+        if self.measured(doc, spans):
+            return []
+        if any(c.concrete and _inside(c.start, spans) for c in self.changes(doc)):
+            return []
+        vague = self.vague_phrase(doc, spans) or self.vague_phrase(doc, [(0, len(doc.text))])
+        if vague:
+            return [Hit("phrase", vague.start(), vague.end())]
+        result = doc.section("R")
+        if result is not None and not result.empty:
+            start, end = doc.sentence_bounds(result.body_start)
+            return [Hit("sentence", start, end)]
+        marker = self._result_marker.search(doc.lower)
+        if marker:
+            start, end = doc.sentence_bounds(marker.start())
+            return [Hit("sentence", start, end)]
+        if result is not None:
+            return [Hit("default", pos=result.heading_start)]
+        return [Hit("default", pos=_last_line_start(doc.text))]
+
+    def _changes(self, doc: Doc) -> list[Change]:
+        text = doc.lower
+        found = []
+        for m in self._behaviour.finditer(text):
+            _, end = doc.sentence_bounds(m.start())
+            clause = text[m.end() : end]
+            found.append(Change(m.start(), end, self._concrete(m.group(), clause)))
+        for m in self._weak.finditer(text):
+            _, end = doc.sentence_bounds(m.start())
+            clause = text[m.end() : end]
+            found.append(Change(m.start(), end, bool(self._triggers.search(clause))))
+        found.sort(key=lambda change: change.start)
+        return found
+
+    def _concrete(self, opener: str, clause: str) -> bool:
+        if self._triggers.search(clause) or self._triggers.search(opener):
+            return True
+        first = self._first_word.match(clause)
+        if first and self._vague_verbs.fullmatch(first[1]):
+            return False
+        return bool(self._artifacts.search(clause))
+
+
+# The narrator in a sentence: a first person, or a sentence that opens with a past-tense verb.
+_NARRATOR = re.compile(r"\b(?:i|we|me|my|us)\b|(?:^|[.!?]\s+)[a-z]+ed\b", re.MULTILINE)
+
+# Past perfect and present perfect set the scene: "the path had grown to 14 hops".
+_BACKSTORY = re.compile(
+    r"\b(?:had|has|have|['’]d)\s+(?:been\s+|already\s+|steadily\s+|slowly\s+)?$"
+)
+
+
+def _sentence(text: str, pos: int, low: int, high: int) -> tuple[int, int]:
+    """The sentence around `pos` (". " and line breaks end one; "0.1" does not)."""
+    start = max(text.rfind(". ", low, pos), text.rfind("\n", low, pos), text.rfind("? ", low, pos))
+    start = low if start < 0 else start + 1
+    ends = [i for i in (text.find(". ", pos, high), text.find("\n", pos, high)) if i >= 0]
+    return start, (min(ends) + 1 if ends else high)
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+def _last_line_start(text: str) -> int:
+    stripped = text.rstrip()
+    return stripped.rfind("\n") + 1

@@ -1,0 +1,236 @@
+"""People named by name, without an NLP model.
+
+Evidence that a capitalized word is a person, strongest first:
+  * context only people have: "Okafor said", "told Okafor", "Okafor and I", "my manager, Okafor",
+    "Okafor (PM)", "Dr. Okafor", "Okafor's feedback";
+  * a shipped list of common given names across many cultures (``lexicon/given-names.txt``),
+    unless the context makes it a place ("in Austin"), a team ("the Phoenix team") or a product
+    (a name that is also in ``lexicon/not-people.txt``, like Julia or Hugo, needs person context);
+  * names that are also English words ("Will", "Mark", "Grace") count mid-sentence, where the
+    capital is meaningful, but at a sentence start only with person context.
+Words on the not-people list alone (tools, companies, departments, calendar words, pronouns)
+never count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from storycoach.rubric.detectors.base import (
+    Context,
+    Detector,
+    Hit,
+    Params,
+    alternation,
+    cached,
+    ci,
+    read_word_file,
+    register,
+)
+from storycoach.rubric.text import Doc
+
+_CAPITALIZED = re.compile(
+    r"(?<![\w@#/\\.'’-])(?P<w>[A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]*(?:-[^\W\d_]+)?)(?P<poss>['’]s)?(?![\w'’-])"
+)
+
+
+class NamesParams(Params):
+    given_names_file: str
+    family_names_file: str
+    not_people_file: str
+    ambiguous_names: list[str]
+    speech_verbs: list[str]
+    person_verbs_before: list[str]
+    titles: list[str]
+    roles: list[str]
+    organisation_roles: list[str]
+    role_determiners: list[str]
+    role_adjectives: list[str]
+    place_prepositions: list[str]
+    org_followers: list[str]
+    possessive_person_nouns: list[str]
+    departments: list[str]
+
+
+@dataclass(frozen=True)
+class People:
+    named: list[tuple[int, int]]
+
+
+@register
+class Names(Detector):
+    """Fires when no person is named; quotes the first unnamed role ("my manager")."""
+
+    name = "names"
+    Params = NamesParams
+
+    def __init__(self, params: NamesParams, directory: Path) -> None:
+        super().__init__(params, directory)
+        p = params
+        self.ambiguous = frozenset(n.casefold() for n in p.ambiguous_names)
+        self.given = (
+            read_word_file(directory / p.given_names_file)
+            | read_word_file(directory / p.family_names_file)
+            | self.ambiguous
+        )
+        not_people = read_word_file(directory / p.not_people_file)
+        self.soft_blocked = not_people & self.given  # Julia, Hugo: people only in context
+        self.hard_blocked = not_people - self.given
+        # Multi-word non-people that read like full names: "Morgan Stanley", "Dream Team".
+        phrases = [w for w in not_people if " " in w]
+        self._phrases = ci(rf"\b(?:{alternation(phrases)})\b") if phrases else None
+        role = (
+            rf"(?:(?:{alternation(p.role_adjectives)})[\s-]+){{0,2}}"
+            rf"(?:{alternation(p.roles)})(?:s|es)?"
+        )
+        person_roles = [r for r in p.roles if r not in set(p.organisation_roles)]
+        person_role = (
+            rf"(?:(?:{alternation(p.role_adjectives)})[\s-]+){{0,2}}"
+            rf"(?:{alternation(person_roles)})"
+        )
+        det = alternation(p.role_determiners)
+        self._role_mention = ci(rf"\b(?:{det})\s+{role}\b")
+        speech = alternation(p.speech_verbs)
+        self._strong_after = ci(
+            rf"""(?:\s+(?:[a-z]+ly\s+|also\s+|then\s+|just\s+|later\s+|even\s+|had\s+|has\s+)?
+                (?:{speech})\b
+            |\s*,?\s+and\s+(?:I|me|myself)\b
+            |\s+(?:from|on|in)\s+(?:the\s+|our\s+)?(?:{alternation(p.departments)}|[\w-]+\s+team)\b
+            |\s*,\s*(?:(?:{det})\s+)?{person_role}\b
+            |\s*\(\s*(?:(?:{det})\s+)?{person_role}\b)""",
+            re.VERBOSE,
+        )
+        self._possessive_person = ci(
+            rf"\s+(?:[a-z]+\s+)?(?:{alternation(p.possessive_person_nouns)})\b"
+        )
+        self._strong_before = ci(
+            rf"""(?:\b(?:{alternation(p.person_verbs_before)})
+            |\b{person_role}\s*[,(]?
+            |\b(?:{alternation(p.titles)})\.?
+            |\b(?:person|colleague|engineer|teammate|someone|manager|lead)\s+(?:named|called))
+            \s*$""",
+            re.VERBOSE,
+        )
+        self._place_before = ci(rf"\b(?:{alternation(p.place_prepositions)})\s+(?:the\s+)?$")
+        self._org_after = ci(rf"\s+(?:{alternation(p.org_followers)})\b")
+        self._acronym_after = re.compile(r"\s+[A-Z]{2,}\b")
+        # "June Okafor", "Will Larson": a given name followed by a capitalized surname.
+        self._surname_after = re.compile(r" (?P<s>[A-ZÀ-ÖØ-ÞĀ-ž][a-zà-öø-ÿā-ž'’-]+)\b")
+        self._lower_context = re.compile(
+            rf"""(?:\b(?:{alternation(p.person_verbs_before)})\s+(?P<a>[a-z][a-z'’-]{{2,}})\b
+            |\b(?P<b>[a-z][a-z'’-]{{2,}})\s+(?:{speech})\b
+            |\b(?P<c>[a-z][a-z'’-]{{2,}})\s+and\s+i\b)""",
+            re.VERBOSE,
+        )
+
+    def people(self, doc: Doc) -> People:
+        """The first named person, if any (computed once per draft)."""
+        return cached(doc, ("people", id(self)), lambda: self._people(doc))
+
+    def run(self, doc: Doc, ctx: Context) -> list[Hit]:
+        if self.people(doc).named:
+            return []
+        role = self._role_mention.search(doc.lower)
+        if role:
+            return [Hit("role", role.start(), role.end())]
+        section = doc.section("A") or doc.section("S")
+        return [Hit("default", pos=section.body_start if section else 0)]
+
+    def _people(self, doc: Doc) -> People:
+        text = doc.text
+        named: list[tuple[int, int]] = []
+        phrase_end = -1  # end of the last capitalized word that is not a person
+        headings = [(s.heading_start, s.heading_end) for s in doc.sections]
+        for m in _CAPITALIZED.finditer(text):
+            word = m["w"]
+            if word.isupper() or (word[-1] == "s" and word[:-1].isupper()):
+                continue  # acronyms: "SRE", "SREs", "PMs"
+            if headings and any(a <= m.start() < b for a, b in headings):
+                continue
+            if m.start() == phrase_end + 1 and text[phrase_end] == " ":
+                # "Morgan Stanley", "Open Connect": the rest of a non-person proper noun.
+                phrase_end = m.end()
+                continue
+            verdict = self._is_person(doc, m, word)
+            if verdict is True and self._in_phrase(doc, m.start()):
+                verdict = None
+            if verdict is True:
+                named.append((m.start(), m.end("w")))
+                break
+            phrase_end = m.end() if verdict is None else -1
+        if not named:
+            for m in self._lower_context.finditer(text):
+                word = m["a"] or m["b"] or m["c"]
+                key = word.casefold()
+                if key in self.given and key not in self.ambiguous and key not in self.soft_blocked:
+                    named.append((m.start(), m.end()))
+                    break
+        return People(named)
+
+    def _in_phrase(self, doc: Doc, pos: int) -> bool:
+        """Whether `pos` starts a known multi-word non-person ("Morgan Stanley")."""
+        if self._phrases is None:
+            return False
+        spans = cached(
+            doc,
+            ("phrases", id(self)),
+            lambda: [(m.start(), m.end()) for m in self._phrases.finditer(doc.lower)],  # type: ignore[union-attr]
+        )
+        return any(a <= pos < b for a, b in spans)
+
+    def is_full_name(self, first: str, second: str) -> bool:
+        """Whether "first second" reads as a person's full name (used by the date finder)."""
+        return first.casefold() in self.given and second.casefold() in self.given
+
+    def _is_surname(self, word: str, lower: str, start: int) -> bool:
+        """`word` after a given name makes a full name: not a known non-person, not a team."""
+        key = word.casefold()
+        if key in self.hard_blocked or key in self.soft_blocked:
+            return False
+        if self._org_after.match(" " + key) or word.isupper():
+            return False
+        return not self._place_before.search(lower, max(0, start - 20), start)
+
+    def _is_person(self, doc: Doc, m: re.Match[str], word: str) -> bool | None:
+        """True: a person. False: not a person. None: a proper noun that is not a person
+        (a place, a team, an unknown product), whose following capitalized words share its
+        fate."""
+        text, lower = doc.text, doc.lower
+        key = word.casefold()
+        first = key.split("-", 1)[0]
+        if key in self.hard_blocked:
+            return False
+        start, end = m.start(), m.end()
+        strong = bool(self._strong_after.match(lower, end, end + 60))
+        if not strong and m["poss"]:
+            strong = bool(self._possessive_person.match(lower, end, end + 40))
+        if not strong:
+            strong = bool(self._strong_before.search(lower, max(0, start - 40), start))
+        if strong:
+            return True
+        if (key in self.given or first in self.given) and not m["poss"]:
+            surname = self._surname_after.match(text, end)
+            # A name that is also a product or a month ("Julia", "June") needs a surname that
+            # is itself on the names lists ("June Okafor", not "June Release").
+            if (
+                surname
+                and self._is_surname(surname["s"], lower, start)
+                and (key not in self.soft_blocked or surname["s"].casefold() in self.given)
+            ):
+                return True
+        if key in self.soft_blocked:
+            return False
+        if key not in self.given and first not in self.given:
+            # An unknown capitalized word mid-sentence is some proper noun ("Open Connect");
+            # at a sentence start it is just a capital ("Yesterday Priya said ...").
+            return False if doc.is_sentence_start(start) else None
+        if not m["poss"]:
+            if self._org_after.match(lower, end, end + 30) or self._acronym_after.match(text, end):
+                return None
+            if self._place_before.search(lower, max(0, start - 20), start):
+                return None
+        if key in self.ambiguous:
+            return not doc.is_sentence_start(start)
+        return True

@@ -1,0 +1,155 @@
+"""The shape of a rubric file: one criterion per TOML file, validated strictly.
+
+A typo in a rubric file must fail loudly and in one place (the file and the field), not turn a
+rule silently off, so every model here forbids unknown keys, and each detector validates its own
+``params`` table the same way (see `storycoach.rubric.detectors`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from storycoach.errors import StorycoachError
+from storycoach.models import LEVELS, Level, Question, Severity
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from storycoach.rubric.detectors import Detector
+
+#: The question bank's theme vocabulary; a probe's `themes` must use these words.
+THEMES: tuple[str, ...] = (
+    "dissent",
+    "critical-feedback",
+    "giving-feedback",
+    "ambiguity",
+    "influence",
+    "incident",
+    "partner-incident",
+    "failure",
+    "reverse-design",
+    "collaboration",
+    "leadership",
+    "pivot",
+)
+
+Kind = Literal["core", "structure", "probe"]
+
+
+class RubricError(StorycoachError):
+    """A rubric file that cannot be used: bad TOML, a wrong field, an unknown detector."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Why(_Strict):
+    """Why the criterion exists, with the guide line it comes from, quoted."""
+
+    text: str
+    source: str = Field(description="The guide sentence this criterion comes from, quoted.")
+
+
+class Example(_Strict):
+    """A draft (or a passage of one) the rule must flag (`bad`) or must leave alone (`good`)."""
+
+    verdict: Literal["bad", "good"]
+    text: str
+    note: str = ""
+    level: Level | None = None
+    story_when: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    today: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    markers: list[str] = Field(default_factory=list)
+
+
+class Criterion(_Strict):
+    """One rubric criterion: what it checks, why, how to score it, and which detector runs it."""
+
+    id: str
+    title: str
+    kind: Kind
+    severity: Severity
+    message: str
+    messages: dict[str, str] = Field(default_factory=dict)
+    why: Why
+    good: str
+    examples: list[Example]
+    levels: list[Level] = Field(default_factory=lambda: list(LEVELS))
+    severity_by_level: dict[Level, Severity] = Field(default_factory=dict)
+    level_note: str = ""
+    themes: list[str] = Field(default_factory=list)
+    needs_question: bool = False
+    llm: bool = Field(default=True, description="Whether the LLM coach scores it too.")
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    anchors: dict[int, str]
+
+    _path: Path | None = PrivateAttr(default=None)
+    _runner: Detector | None = PrivateAttr(default=None)
+
+    @field_validator("id")
+    @classmethod
+    def _kebab(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+            raise ValueError(f"must be a kebab-case id, got {value!r}")
+        return value
+
+    @field_validator("themes")
+    @classmethod
+    def _themes(cls, value: list[str]) -> list[str]:
+        unknown = [theme for theme in value if theme not in THEMES]
+        if unknown:
+            raise ValueError(f"unknown theme(s) {unknown}; use one of {', '.join(THEMES)}")
+        return value
+
+    @field_validator("anchors")
+    @classmethod
+    def _anchors(cls, value: dict[int, str]) -> dict[int, str]:
+        if set(value) != {1, 3, 5}:
+            raise ValueError("needs exactly the scores 1, 3 and 5 (what each looks like)")
+        return dict(sorted(value.items()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Criterion:
+        verdicts = {example.verdict for example in self.examples}
+        if verdicts != {"bad", "good"}:
+            raise ValueError("examples: needs at least one bad and one good example")
+        if self.severity_by_level and not self.level_note:
+            raise ValueError("level_note: say why severity_by_level changes the severity")
+        if self.themes:
+            self.needs_question = True
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        """The file this criterion was loaded from."""
+        return self._path
+
+    @property
+    def runner(self) -> Detector:
+        """The compiled detector; set by the loader."""
+        if self._runner is None:
+            raise RubricError(f"criterion {self.id!r} was not loaded with load_criteria()")
+        return self._runner
+
+    def severity_for(self, level: str | None) -> Severity:
+        """The severity at a target level: level bands may raise or lower the default."""
+        if level is None:
+            return self.severity
+        return self.severity_by_level.get(level, self.severity)  # type: ignore[call-overload]
+
+    def applies_to(self, question: Question | None, level: str | None) -> bool:
+        """Whether this criterion is in play for a question (by theme) and a target level."""
+        if level is not None and level not in self.levels:
+            return False
+        if not self.needs_question:
+            return True
+        if question is None:
+            return False
+        if not self.themes:
+            return True
+        return bool(set(self.themes) & set(question.themes or question.tags))
