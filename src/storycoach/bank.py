@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import tomllib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -279,6 +278,8 @@ class Bank:
         row = self._read("SELECT value FROM meta WHERE key = 'seed_hash'")
         if row and row[0]["value"] == digest:
             return
+        import tomllib  # only when the shipped question bank is new or changed
+
         data = tomllib.loads(raw.decode("utf-8"))
         markers = [Marker(**m) for m in data.get("markers", [])]
         questions = [Question(**{**q, "source": "seed"}) for q in data.get("questions", [])]

@@ -39,7 +39,7 @@ def _non_blank(value: str, field: str) -> str:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Person(Record):

@@ -10,7 +10,6 @@ calling thread because a SQLite connection is not shared across threads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -206,6 +205,8 @@ def _score_concurrently(
     concurrency: int,
     on_result: Callable[[ReviewResult], None] | None,
 ) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
+
     def score(p: _Prepared, chosen: list[Any]) -> Any:
         return coach.score(
             p.body,

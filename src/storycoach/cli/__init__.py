@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,7 @@ app.command("import", help="Add the stories and questions of an export file to t
     transfer.import_
 )
 
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"storycoach {__version__}")
@@ -67,4 +69,14 @@ def root(
 
 
 def main() -> None:
+    # A command is a short-lived process that allocates most of what it ever will while
+    # importing (typer, pydantic, sqlite-utils, rich) and building schemas, and frees it at
+    # exit. CPython's collector keeps re-walking those long-lived objects looking for cycles
+    # that are not there: about 45 ms of an offline review, a full collection alone 27 ms.
+    # Freezing what is loaded so far moves it out of the collector's sight, and a larger
+    # young generation means fewer passes over the rest. The collector still runs, so a long
+    # `review --all` or `coverage --llm` keeps reclaiming cyclic garbage; nothing is skipped
+    # at exit (no os._exit), so output is flushed and SQLite commits as usual.
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     app(prog_name="storycoach")

@@ -100,13 +100,19 @@ def launch_editor(text: str) -> str | None:
 
 
 class ErrorBoundary(TyperGroup):
-    """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback."""
+    """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback.
+
+    It also scopes the rubric disk cache to the command: validated rubric data is kept in the
+    app directory between runs (see `storycoach.rubric.cache`), for commands only.
+    """
 
     def invoke(self, ctx: Any) -> Any:
         from storycoach.errors import ModelError, StorycoachError
+        from storycoach.rubric.cache import disk_cache
 
         try:
-            return super().invoke(ctx)
+            with disk_cache(app_dir() / "cache"):
+                return super().invoke(ctx)
         except (StorycoachError, ModelError) as error:
             if state.debug:
                 raise

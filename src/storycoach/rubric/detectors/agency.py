@@ -20,6 +20,7 @@ from storycoach.rubric.detectors.base import (
     cached,
     ci,
     compile_any,
+    lazy,
     register,
 )
 from storycoach.rubric.text import Doc
@@ -84,12 +85,20 @@ class Agency(Detector):
         self.irregular = frozenset(w.casefold() for w in p.irregular_pasts) - self.non_action
         self.bases = frozenset(w.casefold() for w in p.action_verbs) - self.non_action
         self.determiners = frozenset(w.casefold() for w in p.determiners)
-        self._i = re.compile(
+
+    params: AgencyParams
+
+    @lazy
+    def _i(self) -> re.Pattern[str]:
+        return re.compile(
             r"(?<![\w'’-])(?:I|i)(?P<c>['’](?:ve|d|m|ll))?(?:,)?"
             r"(?P<rest>(?:\s+[A-Za-z][A-Za-z'’-]*){1,7})"
         )
-        follow = alternation(p.participle_followers)
-        self._implied = re.compile(
+
+    @lazy
+    def _implied(self) -> re.Pattern[str]:
+        follow = alternation(self.params.participle_followers)
+        return re.compile(
             rf"""(?:(?P<bullet>^[ \t]*(?:[-*•+]|\d+[.)]|\#{{1,6}})[ \t]+(?:\*\*|__)?)
                 |^[ \t]*(?:\*\*|__)?
                 |[.!?;][ \t]+)
@@ -97,12 +106,21 @@ class Agency(Detector):
             (?:[ \t]+(?P<n>[A-Za-z'’]+))?""",
             re.MULTILINE | re.VERBOSE,
         )
-        self._joint_before = ci(rf"\b(?:{alternation(p.joint_subjects)})\s+and\s+$")
-        self._group = ci(
-            rf"(?<![\w'’-])(?P<s>{alternation(p.group_subjects)})"
+
+    @lazy
+    def _joint_before(self) -> re.Pattern[str]:
+        return ci(rf"\b(?:{alternation(self.params.joint_subjects)})\s+and\s+$")
+
+    @lazy
+    def _group(self) -> re.Pattern[str]:
+        return ci(
+            rf"(?<![\w'’-])(?P<s>{alternation(self.params.group_subjects)})"
             r"(?P<rest>(?:\s+[a-z][a-z'’-]*){1,3})"
         )
-        self._ownership = compile_any(p.ownership)
+
+    @lazy
+    def _ownership(self) -> re.Pattern[str]:
+        return compile_any(self.params.ownership)
 
     def first_person_action(self, doc: Doc) -> tuple[int, int] | None:
         """The span of the first first-person-singular action, or None (once per draft)."""

@@ -1,9 +1,14 @@
 """What every detector shares: the registry, the hit record and regex helpers.
 
-A detector is compiled once per rubric file (word lists become one alternation regex) and run
+A detector is built once per rubric file (word lists become one alternation regex) and run
 once per draft. It returns `Hit`s with character offsets; the engine turns them into findings.
 Word lists and regex fragments come from the rubric file's ``params`` so a rule is tuned by
 editing data, and each detector validates its params with its own strict model.
+
+Regexes are `lazy` attributes, compiled on first use: compiling all of them takes longer than
+a whole offline review, and a review that finds a measured delta early, or has no question for
+the probes, never reaches most of them. `Detector.compile` builds them all at once; the loader
+calls it whenever it validates rubric files, so a bad regex fragment still fails at load time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -24,7 +30,7 @@ from storycoach.rubric.text import Doc
 class Params(BaseModel):
     """Base for detector params: unknown keys are an error, like everywhere in a rubric file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 @dataclass
@@ -48,6 +54,13 @@ class Context:
     today: date | None = None
 
 
+class lazy(cached_property):
+    """A compiled regex (or other costly attribute) built on first use, then a plain attribute.
+
+    `Detector.compile` forces every one of them, in definition order.
+    """
+
+
 class Detector:
     """A compiled check. Subclasses set `Params` and implement `run`."""
 
@@ -60,6 +73,11 @@ class Detector:
 
     def bind(self, peers: dict[str, Detector]) -> None:
         """Resolve references to other criteria's detectors (by criterion id)."""
+
+    def compile(self) -> None:
+        """Build every `lazy` attribute now: what validating a rubric file means for its regexes."""
+        for name in _lazy_names(type(self)):
+            getattr(self, name)
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         raise NotImplementedError
@@ -74,6 +92,14 @@ class Detector:
 
 
 D = TypeVar("D", bound=Detector)
+
+
+def _lazy_names(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        names.extend(n for n, v in vars(klass).items() if isinstance(v, lazy) and n not in names)
+    return names
+
 
 REGISTRY: dict[str, type[Detector]] = {}
 
@@ -93,22 +119,29 @@ def alternation(words: Iterable[str]) -> str:
     return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in unique) or "(?!)"
 
 
+# What `lower_source` keeps as it is: an escape (\S, \W, \\), a named group's opening with its
+# name, or the "(?P" of any other (?P...) construct.
+_KEEP_CASE = re.compile(r"\\.|\(\?P<[^>]*>|\(\?P", re.DOTALL)
+
+
 def lower_source(pattern: str) -> str:
     """A regex source for lower-cased text: literals lower-cased, escapes (\\S, \\W) kept."""
     out = []
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-        elif pattern.startswith("(?P", i):  # named groups keep their syntax and names
-            end = pattern.find(">", i) + 1 if pattern.startswith("(?P<", i) else i + 3
-            out.append(pattern[i : end or i + 3])
-            i = end or i + 3
-        else:
-            out.append(pattern[i].lower())
-            i += 1
+    pos = 0
+    for keep in _KEEP_CASE.finditer(pattern):
+        out.append(_lower(pattern[pos : keep.start()]))
+        out.append(keep.group())
+        pos = keep.end()
+    out.append(_lower(pattern[pos:]))
     return "".join(out)
+
+
+def _lower(text: str) -> str:
+    # Character by character, as the pattern is matched: `str.lower` on a run would turn a
+    # word-final capital sigma into "ς" where the character alone gives "σ".
+    if "Σ" in text:
+        return "".join(c.lower() for c in text)
+    return text.lower()
 
 
 def ci(pattern: str, flags: int = 0) -> re.Pattern[str]:

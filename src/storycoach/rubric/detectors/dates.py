@@ -24,6 +24,7 @@ from storycoach.rubric.detectors.base import (
     cached,
     ci,
     compile_any,
+    lazy,
     register,
 )
 from storycoach.rubric.text import Doc
@@ -82,47 +83,99 @@ class Dates(Detector):
     name = "dates"
     Params = DatesParams
 
+    params: DatesParams
+
     def __init__(self, params: DatesParams, directory: Path) -> None:
         super().__init__(params, directory)
         p = params
-        months = alternation(p.months + p.month_abbreviations)
-        # Patterns open with a literal or a character class (not a look-behind) so that the
-        # regex engine can skip ahead; word boundaries are checked in `_starts_token`.
-        self._month = ci(rf"({months})(\.)?(?![\w'’-])")
-        self._month_after = re.compile(
+        self._full = {m.casefold() for m in p.months}
+        self._modal = {m.casefold() for m in p.modal_months}
+        self._count_after = {w.casefold() for w in p.count_words_after}
+        self._not_count = {w.casefold() for w in p.plural_not_count}
+
+    # Patterns open with a literal or a character class (not a look-behind) so that the regex
+    # engine can skip ahead; word boundaries are checked in `_starts_token`.
+    @lazy
+    def _month(self) -> re.Pattern[str]:
+        months = alternation(self.params.months + self.params.month_abbreviations)
+        return ci(rf"({months})(\.)?(?![\w'’-])")
+
+    @lazy
+    def _month_after(self) -> re.Pattern[str]:
+        return re.compile(
             r"\s*(?:(?P<day>\d{1,2})(?P<ord>st|nd|rd|th)?(?![\d:.]\d))?"
             r"(?:,?\s*(?:of\s+)?(?:(?P<year>(?:19|20)\d{2})(?!\d)|['’](?P<yy>\d{2})\b))?"
         )
-        self._day_before = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?$")
-        self._full = {m.casefold() for m in p.months}
-        self._modal = {m.casefold() for m in p.modal_months}
-        self._prep_before = ci(rf"\b(?:{alternation(p.date_prepositions)})\s+$")
-        self._modal_prep_before = ci(rf"\b(?:{alternation(p.modal_month_prepositions)})\s+$")
-        self._person_after = re.compile(rf"['’]s\b|\s+(?:{alternation(p.person_verbs)})\b")
-        self._person_before = re.compile(rf"\b(?:{alternation(p.person_verbs_before)})\s+$")
-        self._year = re.compile(
+
+    @lazy
+    def _day_before(self) -> re.Pattern[str]:
+        return re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?$")
+
+    @lazy
+    def _prep_before(self) -> re.Pattern[str]:
+        return ci(rf"\b(?:{alternation(self.params.date_prepositions)})\s+$")
+
+    @lazy
+    def _modal_prep_before(self) -> re.Pattern[str]:
+        return ci(rf"\b(?:{alternation(self.params.modal_month_prepositions)})\s+$")
+
+    @lazy
+    def _person_after(self) -> re.Pattern[str]:
+        return re.compile(rf"['’]s\b|\s+(?:{alternation(self.params.person_verbs)})\b")
+
+    @lazy
+    def _person_before(self) -> re.Pattern[str]:
+        return re.compile(rf"\b(?:{alternation(self.params.person_verbs_before)})\s+$")
+
+    @lazy
+    def _year(self) -> re.Pattern[str]:
+        return re.compile(
             r"(?P<year>(?:19|20)\d\d)(?P<q>-?[QH][1-4])?(?![^\W_]|[%×]|[.,]\d|/\d|-[A-Za-z])"
         )
-        self._count_before = ci(
-            rf"(?:[$€£¥₹~#]\s*|\b(?:{alternation(p.count_words_before)})\s*[#:]?\s*)$"
-        )
-        self._count_after = {w.casefold() for w in p.count_words_after}
-        self._not_count = {w.casefold() for w in p.plural_not_count}
-        self._after_word = re.compile(r"(?:\s*(%|×|\+|[xkKmMbB]\b))|\s+([A-Za-z]+)")
-        self._range_after = re.compile(r"\s*(?:-|–|—|to|→|->|and|or)\s*(\d+)")
-        seasons = alternation(p.seasons)
-        self._season = ci(rf"({seasons})\s+(?:of\s+)?(?:((?:19|20)\d{{2}})\b|['’](\d{{2}})\b)")
+
+    @lazy
+    def _count_before(self) -> re.Pattern[str]:
+        words = alternation(self.params.count_words_before)
+        return ci(rf"(?:[$€£¥₹~#]\s*|\b(?:{words})\s*[#:]?\s*)$")
+
+    @lazy
+    def _after_word(self) -> re.Pattern[str]:
+        return re.compile(r"(?:\s*(%|×|\+|[xkKmMbB]\b))|\s+([A-Za-z]+)")
+
+    @lazy
+    def _range_after(self) -> re.Pattern[str]:
+        return re.compile(r"\s*(?:-|–|—|to|→|->|and|or)\s*(\d+)")
+
+    @lazy
+    def _season(self) -> re.Pattern[str]:
+        seasons = alternation(self.params.seasons)
+        return ci(rf"({seasons})\s+(?:of\s+)?(?:((?:19|20)\d{{2}})\b|['’](\d{{2}})\b)")
+
+    @lazy
+    def _quarter(self) -> re.Pattern[str]:
         year2 = r"\s?(?:19|20)\d{2}|\s?['’]\d{2}"
         # Every alternative opens with a literal or a class, so the engine can skip ahead.
-        self._quarter = re.compile(
+        return re.compile(
             rf"[Qq][1-4](?P<qy>{year2})?(?!\w)|[1-4]Q(?P<q2y>{year2})?(?!\w)"
             rf"|H[12](?P<hy>{year2})?(?!\w)|[12]H(?P<h2y>{year2})?(?!\w)"
             rf"|FY(?P<fy>\s?(?:19|20)\d{{2}}|\s?['’]?\d{{2}})(?!\w)"
         )
-        self._numeric = re.compile(r"\d{1,4}[/-]\d{1,4}(?:[/-]\d{1,4})?(?![\w/]|[.-]\d)")
-        self._apostrophe_year = re.compile(r"['’](\d{2})\b")
-        self._relative = compile_any(p.relative)
-        self._has_digit = re.compile(r"\d")
+
+    @lazy
+    def _numeric(self) -> re.Pattern[str]:
+        return re.compile(r"\d{1,4}[/-]\d{1,4}(?:[/-]\d{1,4})?(?![\w/]|[.-]\d)")
+
+    @lazy
+    def _apostrophe_year(self) -> re.Pattern[str]:
+        return re.compile(r"['’](\d{2})\b")
+
+    @lazy
+    def _relative(self) -> re.Pattern[str]:
+        return compile_any(self.params.relative)
+
+    @lazy
+    def _has_digit(self) -> re.Pattern[str]:
+        return re.compile(r"\d")
 
     _names: Any = None
 

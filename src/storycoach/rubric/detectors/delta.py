@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import Field
 
@@ -25,6 +24,7 @@ from storycoach.rubric.detectors.base import (
     ci,
     compile_any,
     expand,
+    lazy,
     register,
     words_re,
 )
@@ -66,29 +66,82 @@ class Delta(Detector):
     name = "delta"
     Params = DeltaParams
 
-    def __init__(self, params: DeltaParams, directory: Path) -> None:
-        super().__init__(params, directory)
-        p = params
-        # Speed: patterns that open with a number are tried only where a number is; patterns
-        # that need a number somewhere only in sentences that have one; the rest everywhere.
-        led = [x for x in p.measured if x.lstrip().startswith("(?:{num})")]
-        rest = [x for x in p.measured if x not in led]
-        self._num = ci(expand("{num}", p.fragments))
-        self._num_led = compile_any([x.lstrip()[len("(?:{num})") :] for x in led], p.fragments)
-        needs = [x for x in rest if "{num}" in x and "{freq}" not in x]
-        self._needs_num = compile_any(needs, p.fragments)
-        self._no_num = compile_any([x for x in rest if x not in needs], p.fragments)
-        self._behaviour = compile_any(p.behaviour, p.fragments)
-        self._weak = compile_any(p.weak_behaviour, p.fragments)
-        self._triggers = compile_any(p.triggers, p.fragments)
-        self._artifacts = compile_any(p.artifacts, p.fragments)
-        self._vague_verbs = words_re(p.vague_verbs)
-        self._vague = compile_any(p.vague_phrases, p.fragments)
-        self._result_marker = compile_any(p.result_markers, p.fragments)
-        self._result_numbers = compile_any(p.result_numbers, p.fragments)
-        self._change_verb = compile_any([r"(?:{change})\b"], p.fragments)
-        self._zone_marker = compile_any(p.result_zone_markers, p.fragments)
-        self._first_word = re.compile(r"[\s,:]*(?:(?:\w+ly|always|also|then|now|just|to)\s+)*(\w+)")
+    params: DeltaParams
+
+    # Speed: patterns that open with a number are tried only where a number is; patterns that
+    # need a number somewhere only in sentences that have one; the rest everywhere.
+    @property
+    def _led(self) -> list[str]:
+        return [x for x in self.params.measured if x.lstrip().startswith("(?:{num})")]
+
+    @property
+    def _needs(self) -> list[str]:
+        led = self._led
+        rest = [x for x in self.params.measured if x not in led]
+        return [x for x in rest if "{num}" in x and "{freq}" not in x]
+
+    @lazy
+    def _num(self) -> re.Pattern[str]:
+        return ci(expand("{num}", self.params.fragments))
+
+    @lazy
+    def _num_led(self) -> re.Pattern[str]:
+        heads = [x.lstrip()[len("(?:{num})") :] for x in self._led]
+        return compile_any(heads, self.params.fragments)
+
+    @lazy
+    def _needs_num(self) -> re.Pattern[str]:
+        return compile_any(self._needs, self.params.fragments)
+
+    @lazy
+    def _no_num(self) -> re.Pattern[str]:
+        led, needs = self._led, self._needs
+        rest = [x for x in self.params.measured if x not in led and x not in needs]
+        return compile_any(rest, self.params.fragments)
+
+    @lazy
+    def _behaviour(self) -> re.Pattern[str]:
+        return compile_any(self.params.behaviour, self.params.fragments)
+
+    @lazy
+    def _weak(self) -> re.Pattern[str]:
+        return compile_any(self.params.weak_behaviour, self.params.fragments)
+
+    @lazy
+    def _triggers(self) -> re.Pattern[str]:
+        return compile_any(self.params.triggers, self.params.fragments)
+
+    @lazy
+    def _artifacts(self) -> re.Pattern[str]:
+        return compile_any(self.params.artifacts, self.params.fragments)
+
+    @lazy
+    def _vague_verbs(self) -> re.Pattern[str]:
+        return words_re(self.params.vague_verbs)
+
+    @lazy
+    def _vague(self) -> re.Pattern[str]:
+        return compile_any(self.params.vague_phrases, self.params.fragments)
+
+    @lazy
+    def _result_marker(self) -> re.Pattern[str]:
+        return compile_any(self.params.result_markers, self.params.fragments)
+
+    @lazy
+    def _result_numbers(self) -> re.Pattern[str]:
+        return compile_any(self.params.result_numbers, self.params.fragments)
+
+    @lazy
+    def _change_verb(self) -> re.Pattern[str]:
+        return compile_any([r"(?:{change})\b"], self.params.fragments)
+
+    @lazy
+    def _zone_marker(self) -> re.Pattern[str]:
+        return compile_any(self.params.result_zone_markers, self.params.fragments)
+
+    @lazy
+    def _first_word(self) -> re.Pattern[str]:
+        return re.compile(r"[\s,:]*(?:(?:\w+ly|always|also|then|now|just|to)\s+)*(\w+)")
 
     # -- shared with other criteria ----------------------------------------------------------
 
@@ -99,6 +152,9 @@ class Delta(Detector):
     def measured(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
         """The first measured delta found in `spans` (backstory like "had grown to 14 hops"
         does not count), or a number with a unit inside the result part."""
+        return self._measured_in(doc, spans) or self._result_number(doc)
+
+    def _measured_in(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
         text = doc.lower
         for start, end in spans:
             windows: list[tuple[int, int]] = []
@@ -117,6 +173,10 @@ class Delta(Detector):
             for found in self._no_num.finditer(text, start, end):
                 if not self._backstory(text, found):
                     return found
+        return None
+
+    def _result_number(self, doc: Doc) -> re.Match[str] | None:
+        text = doc.lower
         for start, end in self.result_zone(doc):
             found = self._result_numbers.search(text, start, end)
             if found:
@@ -160,7 +220,16 @@ class Delta(Detector):
             first = _NARRATOR.search(doc.lower)
             if first is not None:
                 spans = [(doc.sentence_bounds(first.start())[0], len(doc.text))]
-        if self.measured(doc, spans):
+        # Whether `measured` finds anything; only the answer matters here, so its two parts may
+        # run in either order. Once the measured patterns are compiled they usually answer at
+        # once, as in a long run; until then (a single review from the command line) the cheap
+        # result-part check goes first and often spares compiling the two largest regexes of
+        # all, which costs more than the whole review.
+        if "_num_led" in self.__dict__:
+            found = self._measured_in(doc, spans) or self._result_number(doc)
+        else:
+            found = self._result_number(doc) or self._measured_in(doc, spans)
+        if found:
             return []
         if any(c.concrete and _inside(c.start, spans) for c in self.changes(doc)):
             return []

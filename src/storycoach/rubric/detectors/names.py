@@ -26,6 +26,7 @@ from storycoach.rubric.detectors.base import (
     alternation,
     cached,
     ci,
+    lazy,
     read_word_file,
     register,
 )
@@ -79,21 +80,44 @@ class Names(Detector):
         self.soft_blocked = not_people & self.given  # Julia, Hugo: people only in context
         self.hard_blocked = not_people - self.given
         # Multi-word non-people that read like full names: "Morgan Stanley", "Dream Team".
-        phrases = [w for w in not_people if " " in w]
-        self._phrases = ci(rf"\b(?:{alternation(phrases)})\b") if phrases else None
-        role = (
+        self._phrase_words = [w for w in not_people if " " in w]
+
+    params: NamesParams
+
+    @lazy
+    def _phrases(self) -> re.Pattern[str] | None:
+        phrases = self._phrase_words
+        return ci(rf"\b(?:{alternation(phrases)})\b") if phrases else None
+
+    @property
+    def _role(self) -> str:
+        p = self.params
+        return (
             rf"(?:(?:{alternation(p.role_adjectives)})[\s-]+){{0,2}}"
             rf"(?:{alternation(p.roles)})(?:s|es)?"
         )
+
+    @property
+    def _person_role(self) -> str:
+        p = self.params
         person_roles = [r for r in p.roles if r not in set(p.organisation_roles)]
-        person_role = (
+        return (
             rf"(?:(?:{alternation(p.role_adjectives)})[\s-]+){{0,2}}"
             rf"(?:{alternation(person_roles)})"
         )
+
+    @lazy
+    def _role_mention(self) -> re.Pattern[str]:
+        det = alternation(self.params.role_determiners)
+        return ci(rf"\b(?:{det})\s+{self._role}\b")
+
+    @lazy
+    def _strong_after(self) -> re.Pattern[str]:
+        p = self.params
         det = alternation(p.role_determiners)
-        self._role_mention = ci(rf"\b(?:{det})\s+{role}\b")
         speech = alternation(p.speech_verbs)
-        self._strong_after = ci(
+        person_role = self._person_role
+        return ci(
             rf"""(?:\s+(?:[a-z]+ly\s+|also\s+|then\s+|just\s+|later\s+|even\s+|had\s+|has\s+)?
                 (?:{speech})\b
             |\s*,?\s+and\s+(?:I|me|myself)\b
@@ -102,23 +126,47 @@ class Names(Detector):
             |\s*\(\s*(?:(?:{det})\s+)?{person_role}\b)""",
             re.VERBOSE,
         )
-        self._possessive_person = ci(
-            rf"\s+(?:[a-z]+\s+)?(?:{alternation(p.possessive_person_nouns)})\b"
-        )
-        self._strong_before = ci(
+
+    @lazy
+    def _possessive_person(self) -> re.Pattern[str]:
+        nouns = alternation(self.params.possessive_person_nouns)
+        return ci(rf"\s+(?:[a-z]+\s+)?(?:{nouns})\b")
+
+    @lazy
+    def _strong_before(self) -> re.Pattern[str]:
+        p = self.params
+        return ci(
             rf"""(?:\b(?:{alternation(p.person_verbs_before)})
-            |\b{person_role}\s*[,(]?
+            |\b{self._person_role}\s*[,(]?
             |\b(?:{alternation(p.titles)})\.?
             |\b(?:person|colleague|engineer|teammate|someone|manager|lead)\s+(?:named|called))
             \s*$""",
             re.VERBOSE,
         )
-        self._place_before = ci(rf"\b(?:{alternation(p.place_prepositions)})\s+(?:the\s+)?$")
-        self._org_after = ci(rf"\s+(?:{alternation(p.org_followers)})\b")
-        self._acronym_after = re.compile(r"\s+[A-Z]{2,}\b")
+
+    @lazy
+    def _place_before(self) -> re.Pattern[str]:
+        places = alternation(self.params.place_prepositions)
+        return ci(rf"\b(?:{places})\s+(?:the\s+)?$")
+
+    @lazy
+    def _org_after(self) -> re.Pattern[str]:
+        return ci(rf"\s+(?:{alternation(self.params.org_followers)})\b")
+
+    @lazy
+    def _acronym_after(self) -> re.Pattern[str]:
+        return re.compile(r"\s+[A-Z]{2,}\b")
+
+    @lazy
+    def _surname_after(self) -> re.Pattern[str]:
         # "June Okafor", "Will Larson": a given name followed by a capitalized surname.
-        self._surname_after = re.compile(r" (?P<s>[A-ZÀ-ÖØ-ÞĀ-ž][a-zà-öø-ÿā-ž'’-]+)\b")
-        self._lower_context = re.compile(
+        return re.compile(r" (?P<s>[A-ZÀ-ÖØ-ÞĀ-ž][a-zà-öø-ÿā-ž'’-]+)\b")
+
+    @lazy
+    def _lower_context(self) -> re.Pattern[str]:
+        p = self.params
+        speech = alternation(p.speech_verbs)
+        return re.compile(
             rf"""(?:\b(?:{alternation(p.person_verbs_before)})\s+(?P<a>[a-z][a-z'’-]{{2,}})\b
             |\b(?P<b>[a-z][a-z'’-]{{2,}})\s+(?:{speech})\b
             |\b(?P<c>[a-z][a-z'’-]{{2,}})\s+and\s+i\b)""",
@@ -193,6 +241,19 @@ class Names(Detector):
             return False
         return not self._place_before.search(lower, max(0, start - 20), start)
 
+    def _full_name(self, text: str, lower: str, m: re.Match[str], key: str, first: str) -> bool:
+        if (key in self.given or first in self.given) and not m["poss"]:
+            surname = self._surname_after.match(text, m.end())
+            # A name that is also a product or a month ("Julia", "June") needs a surname that
+            # is itself on the names lists ("June Okafor", not "June Release").
+            if (
+                surname
+                and self._is_surname(surname["s"], lower, m.start())
+                and (key not in self.soft_blocked or surname["s"].casefold() in self.given)
+            ):
+                return True
+        return False
+
     def _is_person(self, doc: Doc, m: re.Match[str], word: str) -> bool | None:
         """True: a person. False: not a person. None: a proper noun that is not a person
         (a place, a team, an unknown product), whose following capitalized words share its
@@ -203,6 +264,10 @@ class Names(Detector):
         if key in self.hard_blocked:
             return False
         start, end = m.start(), m.end()
+        # A known given name with a surname is a person whatever the context says; checked
+        # before the context (the same answer) because the context patterns are large.
+        if self._full_name(text, lower, m, key, first):
+            return True
         strong = bool(self._strong_after.match(lower, end, end + 60))
         if not strong and m["poss"]:
             strong = bool(self._possessive_person.match(lower, end, end + 40))
@@ -210,16 +275,6 @@ class Names(Detector):
             strong = bool(self._strong_before.search(lower, max(0, start - 40), start))
         if strong:
             return True
-        if (key in self.given or first in self.given) and not m["poss"]:
-            surname = self._surname_after.match(text, end)
-            # A name that is also a product or a month ("Julia", "June") needs a surname that
-            # is itself on the names lists ("June Okafor", not "June Release").
-            if (
-                surname
-                and self._is_surname(surname["s"], lower, start)
-                and (key not in self.soft_blocked or surname["s"].casefold() in self.given)
-            ):
-                return True
         if key in self.soft_blocked:
             return False
         if key not in self.given and first not in self.given:

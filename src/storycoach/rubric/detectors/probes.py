@@ -20,6 +20,7 @@ from storycoach.rubric.detectors.base import (
     Params,
     compile_any,
     first_in,
+    lazy,
     register,
 )
 from storycoach.rubric.detectors.dates import Dates
@@ -31,6 +32,10 @@ class PatternGroup(Params):
     kind: str
     patterns: list[str] = Field(min_length=1)
     unless: list[str] = Field(default_factory=list)
+
+
+#: A compiled pattern group: its kind, what it matches and what excuses it.
+_Group = tuple[str, re.Pattern[str], re.Pattern[str]]
 
 
 class EvidenceParams(Params):
@@ -47,16 +52,20 @@ class Evidence(Detector):
     name = "evidence"
     Params = EvidenceParams
 
-    def __init__(self, params: EvidenceParams, directory: Path) -> None:
-        super().__init__(params, directory)
-        frags = params.fragments
-        self._require = [
-            (g.kind, compile_any(g.patterns, frags), compile_any(g.unless, frags))
-            for g in params.require
-        ]
-        self._flag = [
-            (g.kind, compile_any(g.patterns, frags), compile_any(g.unless, frags))
-            for g in params.flag
+    params: EvidenceParams
+
+    @lazy
+    def _require(self) -> list[_Group]:
+        return self._groups(self.params.require)
+
+    @lazy
+    def _flag(self) -> list[_Group]:
+        return self._groups(self.params.flag)
+
+    def _groups(self, groups: list[PatternGroup]) -> list[_Group]:
+        frags = self.params.fragments
+        return [
+            (g.kind, compile_any(g.patterns, frags), compile_any(g.unless, frags)) for g in groups
         ]
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
@@ -86,10 +95,15 @@ class Order(Detector):
     name = "order"
     Params = OrderParams
 
-    def __init__(self, params: OrderParams, directory: Path) -> None:
-        super().__init__(params, directory)
-        self._first = compile_any(params.first, params.fragments)
-        self._later = compile_any(params.not_before, params.fragments)
+    params: OrderParams
+
+    @lazy
+    def _first(self) -> re.Pattern[str]:
+        return compile_any(self.params.first, self.params.fragments)
+
+    @lazy
+    def _later(self) -> re.Pattern[str]:
+        return compile_any(self.params.not_before, self.params.fragments)
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         spans = doc.scope(self.params.scope) or [(0, len(doc.text))]
@@ -150,15 +164,28 @@ class Markers(Detector):
     name = "markers"
     Params = MarkersParams
 
+    params: MarkersParams
+
     def __init__(self, params: MarkersParams, directory: Path) -> None:
         super().__init__(params, directory)
-        self._patterns = {slug: compile_any(pats) for slug, pats in params.patterns.items()}
+        # Compiled per marker on first use: a question names one or two of them.
+        self._patterns: dict[str, re.Pattern[str]] = {}
+
+    def compile(self) -> None:
+        super().compile()
+        for slug in self.params.patterns:
+            self._pattern(slug)
 
     def _pattern(self, slug: str) -> re.Pattern[str]:
-        if slug not in self._patterns:
-            words = [re.escape(w) for w in re.split(r"[^a-z0-9]+", slug.casefold()) if w]
-            self._patterns[slug] = re.compile(r"\W+".join(words) or "(?!)")
-        return self._patterns[slug]
+        found = self._patterns.get(slug)
+        if found is None:
+            if slug in self.params.patterns:
+                found = compile_any(self.params.patterns[slug])
+            else:
+                words = [re.escape(w) for w in re.split(r"[^a-z0-9]+", slug.casefold()) if w]
+                found = re.compile(r"\W+".join(words) or "(?!)")
+            self._patterns[slug] = found
+        return found
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         question = ctx.question

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 from pydantic import Field
 
@@ -14,6 +13,7 @@ from storycoach.rubric.detectors.base import (
     Hit,
     Params,
     compile_any,
+    lazy,
     register,
 )
 from storycoach.rubric.detectors.dates import Dates
@@ -31,9 +31,11 @@ class MissingResult(Detector):
     name = "result"
     Params = ResultParams
 
-    def __init__(self, params: ResultParams, directory: Path) -> None:
-        super().__init__(params, directory)
-        self._outcome = compile_any(params.result_language)
+    params: ResultParams
+
+    @lazy
+    def _outcome(self) -> re.Pattern[str]:
+        return compile_any(self.params.result_language)
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         end = _last_line_start(doc.text)
