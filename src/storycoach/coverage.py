@@ -484,6 +484,8 @@ _STOPWORDS = """
     your yours yourself us let lets get got
     tell time describe example give walk share situation question interviewer answer story
     specific specifically name say said one two three ready strong really
+    whether handle handled handling come comes coming came next went go going make made
+    thing things like way something because
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 _BM25_K1 = 1.2
