@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench docs clean
 
+# compileall: precompile as a wheel install would; with PYTHONDONTWRITEBYTECODE set, every
+# run would otherwise recompile storycoach's own source (~50 ms a command).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# Precompile as a wheel install would: with PYTHONDONTWRITEBYTECODE set, every run
-	# would otherwise recompile storycoach's own source (~50 ms a command).
 	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
