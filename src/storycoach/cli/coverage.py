@@ -477,18 +477,14 @@ def _add_suggestions(bank: Any, row: QuestionCoverage, when: date | None) -> Non
 def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
     from rich.markup import escape
 
+    from storycoach.cli.questions import print_probes
     from storycoach.coverage import bands_for
 
     q = row.question
     style = _STYLE[row.status]
     out.print(f"[bold]Practice[/bold] {q.id} [{style}]({row.status})[/]")
     out.print(f"[bold]{escape(q.text)}[/bold]")
-    if q.probing:
-        out.print(f"[dim]Really probing:[/dim] {escape(q.probing)}")
-    if q.probes:
-        out.print("[dim]A strong answer:[/dim]")
-        for probe in q.probes:
-            out.print(f"  - {escape(probe)}")
+    print_probes(out, q)
     bands = bands_for([level] if level else q.levels)
     for band in bands:
         out.print(f"[dim]At {escape(band.name)}:[/dim] {escape(band.expects)}")

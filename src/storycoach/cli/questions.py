@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from storycoach.cli.common import JsonOption, console, emit_json, open_bank
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from storycoach.models import Question
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -49,7 +54,9 @@ def show(
         emit_json(q)
         return
     out = console()
-    out.print(f"[bold]{q.id}[/bold]  {q.text}")
+    from rich.markup import escape
+
+    out.print(f"[bold]{q.id}[/bold]  {escape(q.text)}")
     for key, value in (
         ("company", q.company),
         ("roles", ", ".join(q.roles)),
@@ -61,14 +68,22 @@ def show(
     ):
         if value:
             out.print(f"[dim]{key:>10}[/dim]  {value}")
+    out.print()
+    print_probes(out, q)
+    stories = bank.stories(question=q.id)
+    out.print(f"\nStories linked: {', '.join(f'#{s.id}' for s in stories) or 'none yet'}")
+
+
+def print_probes(out: Console, q: Question) -> None:
+    """What the round really probes and what a strong answer shows (shared with `practice`)."""
+    from rich.markup import escape
+
     if q.probing:
-        out.print(f"\n[bold]Really probing:[/bold] {q.probing}")
+        out.print(f"[bold]Really probing:[/bold] {escape(q.probing)}")
     if q.probes:
         out.print("[bold]A strong answer:[/bold]")
         for probe in q.probes:
-            out.print(f"  - {probe}")
-    stories = bank.stories(question=q.id)
-    out.print(f"\nStories linked: {', '.join(f'#{s.id}' for s in stories) or 'none yet'}")
+            out.print(f"  - {escape(probe)}")
 
 
 @app.command("add")
