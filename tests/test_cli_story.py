@@ -611,3 +611,22 @@ def test_errors_never_print_a_python_repr(invoke: Callable, story_args: Callable
     assert result.exit_code == 2
     assert "ValidationError" not in result.output
     assert "pydantic" not in result.output
+
+
+def test_user_text_that_looks_like_rich_markup_prints_verbatim(invoke):
+    """Titles, text and file paths are the user's: "[WIP] ... [/]" is text, not markup."""
+    title = "[WIP] cache [/] rewrite [bold]"
+    added = invoke(
+        "story", "add", "--title", title, "--situation", "[red]s", "--task", "t",
+        "--action", "I did [x]", "--result", "r", "--company", "[/]",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert title in added.stdout
+    for args in (["story", "list"], ["story", "show", "1"], ["story", "search", "cache"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "[WIP] cache [/] rewrite" in result.stdout.replace("\n", " "), args
+    question = invoke("questions", "add", "--id", "my-q", "--text", "Why [/] this?")
+    assert question.exit_code == 0
+    shown = invoke("questions", "show", "my-q")
+    assert shown.exit_code == 0 and "Why [/] this?" in shown.stdout

@@ -59,6 +59,13 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def escape(text: str) -> str:
+    """User text inside rich markup: a title like "[WIP] cache [/]" must print, not raise."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def emit_json(data: Any) -> None:
     """JSON on stdout, pydantic models included, never escaped to ASCII."""
     from pydantic import BaseModel

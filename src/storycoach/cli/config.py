@@ -40,7 +40,7 @@ def config(
 
     from rich.table import Table
 
-    from storycoach.cli.common import console
+    from storycoach.cli.common import console, escape
 
     table = Table(box=None, pad_edge=False)
     table.add_column("setting")
@@ -48,13 +48,15 @@ def config(
     table.add_column("source")
     for row in rows:
         value = row["value"]
-        table.add_row(row["name"], "(not set)" if value is None else str(value), row["source"])
+        table.add_row(
+            row["name"], "(not set)" if value is None else escape(str(value)), row["source"]
+        )
     out = console()
     out.print(table)
     exists = "" if path and path.is_file() else " (not created yet)"
-    out.print(f"\nconfig file: {path}{exists}")
+    out.print(f"\nconfig file: {escape(str(path))}{exists}")
     out.print("keys: " + ", ".join(f"{name} = ..." for name in ENV_VARS) + "  (environment wins)")
     if settings.enabled:
-        out.print(f"model pass: on ({settings.model} at {settings.host})")
+        out.print(f"model pass: on ({escape(settings.model)} at {escape(str(settings.host))})")
     else:
         out.print(f"model pass: off. {settings.hint}")

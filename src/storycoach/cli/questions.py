@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storycoach.cli.common import JsonOption, console, emit_json, open_bank
+from storycoach.cli.common import JsonOption, console, emit_json, escape, open_bank
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,7 +38,7 @@ def list_(
 
     table = Table("id", "question", "roles", "markers", box=None, show_lines=False)
     for q in questions:
-        table.add_row(q.id, q.text, ", ".join(q.roles), ", ".join(q.markers))
+        table.add_row(q.id, escape(q.text), escape(", ".join(q.roles)), ", ".join(q.markers))
     console().print(table)
 
 
@@ -54,8 +54,6 @@ def show(
         emit_json(q)
         return
     out = console()
-    from rich.markup import escape
-
     out.print(f"[bold]{q.id}[/bold]  {escape(q.text)}")
     for key, value in (
         ("company", q.company),
@@ -67,7 +65,7 @@ def show(
         ("source", q.source),
     ):
         if value:
-            out.print(f"[dim]{key:>10}[/dim]  {value}")
+            out.print(f"[dim]{key:>10}[/dim]  {escape(value)}")
     out.print()
     print_probes(out, q)
     stories = bank.stories(question=q.id)
@@ -76,8 +74,6 @@ def show(
 
 def print_probes(out: Console, q: Question) -> None:
     """What the round really probes and what a strong answer shows (shared with `practice`)."""
-    from rich.markup import escape
-
     if q.probing:
         out.print(f"[bold]Really probing:[/bold] {escape(q.probing)}")
     if q.probes:
@@ -150,5 +146,5 @@ def markers_list(as_json: JsonOption = False) -> None:
 
     table = Table("slug", "name", "meaning", box=None)
     for m in markers:
-        table.add_row(m.slug, m.name, m.meaning)
+        table.add_row(m.slug, escape(m.name), escape(m.meaning))
     console().print(table)

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storycoach.cli.common import JsonOption, console, emit_json, err_console, fail, open_bank
+from storycoach.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    escape,
+    fail,
+    open_bank,
+)
 
 if TYPE_CHECKING:
     from storycoach.models import Finding
@@ -115,7 +123,6 @@ def render_batch(batch: ReviewBatch) -> None:
 
 
 def render_item(item: ReviewItem) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -210,7 +217,7 @@ def history(
         table.add_row(
             str(row["id"]),
             row["created"].replace("T", " ")[:16],
-            row["path"] or "",
+            escape(row["path"] or ""),
             row["question"] or "",
             row["level"] or "",
             f"[{style}]{row['verdict']}[/{style}]",
@@ -267,7 +274,7 @@ def _model_summary(row: dict) -> str:
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":
         return "[red]model failed[/red]"
-    parts = [row["llm_model"] or ""]
+    parts = [escape(row["llm_model"] or "")]
     if row["llm_mean_score"] is not None:
         parts.append(f"mean {row['llm_mean_score']}/5")
     if row["tokens_in"]:

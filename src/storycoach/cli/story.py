@@ -11,6 +11,7 @@ from storycoach.cli.common import (
     app_dir,
     console,
     emit_json,
+    escape,
     fail,
     interactive,
     launch_editor,
@@ -110,7 +111,7 @@ def _print_story(story: Story) -> None:
     from rich.markdown import Markdown
 
     out = console()
-    out.print(f"[bold]#{story.id} {story.title}[/bold]")
+    out.print(f"[bold]#{story.id} {escape(story.title)}[/bold]")
     facts = [
         ("when", story.when or "(no date)"),
         ("company", " / ".join(x for x in (story.company, story.team) if x)),
@@ -124,7 +125,7 @@ def _print_story(story: Story) -> None:
     ]
     for key, value in facts:
         if value:
-            out.print(f"[dim]{key:>9}[/dim]  {value}")
+            out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
     out.print(Markdown(story.body()))
 
 
@@ -186,7 +187,7 @@ def add(
     if as_json:
         emit_json(saved)
     else:
-        console().print(f"Added story #{saved.id}: {saved.title}")
+        console().print(f"Added story #{saved.id}: {escape(saved.title)}")
         if not saved.questions:
             console().print(
                 f"Link it to a question: storycoach story link {saved.id} --question ID"
@@ -223,7 +224,7 @@ def list_(
         style = {"pass": "green", "fail": "red"}.get(verdict, "")
         table.add_row(
             str(s.id),
-            s.title + (" [dim](retired)[/dim]" if s.retired else ""),
+            escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
             s.when or "",
             ", ".join(s.questions),
             ", ".join(s.markers),
@@ -309,7 +310,7 @@ def edit(
     if as_json:
         emit_json(saved)
     else:
-        console().print(f"Updated story #{saved.id}: {saved.title}")
+        console().print(f"Updated story #{saved.id}: {escape(saved.title)}")
 
 
 @app.command("rm")
@@ -329,7 +330,7 @@ def rm(
     if as_json:
         emit_json({"deleted": story_id})
     else:
-        console().print(f"Deleted story #{story_id}: {story.title}")
+        console().print(f"Deleted story #{story_id}: {escape(story.title)}")
 
 
 @app.command("link")
@@ -367,7 +368,7 @@ def search(
         emit_json(stories)
         return
     if not stories:
-        console().print(f"No story matches {query!r}.")
+        console().print(f"No story matches {escape(repr(query))}.")
         return
     for s in stories:
-        console().print(f"#{s.id}  {s.title}  [dim]{s.when or ''}[/dim]")
+        console().print(f"#{s.id}  {escape(s.title)}  [dim]{s.when or ''}[/dim]")

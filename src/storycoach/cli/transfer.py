@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from storycoach.cli.common import console, emit_json, open_bank
+from storycoach.cli.common import console, emit_json, escape, open_bank
 
 
 def export(
@@ -27,7 +27,7 @@ def export(
         file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as error:
         raise StorycoachError(f"cannot write {file}: {error.strerror}") from None
-    console().print(f"Exported {len(data['stories'])} stories to {file}")
+    console().print(f"Exported {len(data['stories'])} stories to {escape(str(file))}")
 
 
 def import_(
