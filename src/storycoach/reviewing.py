@@ -95,7 +95,7 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         question_id = linked[0]
     level = source.level or meta.get("level")
     if level is not None:
-        level = str(level).upper()
+        level = str(level).strip().upper()
         if level not in LEVELS:
             raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
     story_when = source.story_when
@@ -105,7 +105,10 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         except ValueError as error:
             raise StorycoachError(f"{source.label}: when: {error}") from None
     people = list(source.people)
-    for person in meta.get("people") or []:
+    listed = meta.get("people") or []
+    # `people: Priya Raman (PM)` is one person, as `story add --from` reads it: iterating the
+    # string would redact single letters and send the real name; `people: 5` would crash.
+    for person in listed if isinstance(listed, list) else [listed]:
         people.append(str(person).split("(")[0].split(":")[0].strip())
     if not doc.body.strip():
         raise StorycoachError(f"{source.label}: the draft is empty")
@@ -217,25 +220,41 @@ def _score_concurrently(
             redact_names=p.people if redact else None,
         )
 
+    # Identical drafts in one run (same cache key) share one request: the first pays for it,
+    # the others are answered as from the cache.
+    groups: dict[str | None, list[tuple[int, _Prepared]]] = {}
+    first_chosen: dict[str | None, list[Any]] = {}
+    for index, p, chosen, key in pending:
+        group_key = key if key is not None else f"#{index}"
+        groups.setdefault(group_key, []).append((index, p))
+        first_chosen.setdefault(group_key, chosen)
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(score, p, chosen): index for index, p, chosen, _ in pending}
-        prepared_by_index = {index: p for index, p, _, _ in pending}
+        futures = {
+            pool.submit(score, members[0][1], first_chosen[key]): key
+            for key, members in groups.items()
+        }
         for future in as_completed(futures):
-            item = items[futures[future]]
-            review_id = item.result.review_id
+            members = groups[futures[future]]
+            payer = items[members[0][0]]
             try:
                 llm, calls = future.result()
             except ModelError as error:
                 for call in getattr(error, "calls", []):
-                    bank.record_llm_call(review_id, **_call_fields(call))
-                item.model_error = str(error)
-                item.result.llm_status = "failed"
-                bank.finish_review(review_id, item.result)
-            else:
-                for call in calls:
-                    bank.record_llm_call(review_id, **_call_fields(call))
-                _apply_model(bank, item, llm, prepared_by_index[futures[future]])
-            _done(on_result, item.result)
+                    bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                for index, _ in members:
+                    item = items[index]
+                    item.model_error = str(error)
+                    item.result.llm_status = "failed"
+                    bank.finish_review(item.result.review_id, item.result)
+                    _done(on_result, item.result)
+                continue
+            for call in calls:
+                bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+            for position, (index, p) in enumerate(members):
+                shared = llm if position == 0 else llm.model_copy(update={"cached": True})
+                _apply_model(bank, items[index], shared, p)
+                _done(on_result, items[index].result)
 
 
 def _call_fields(call: Any) -> dict[str, Any]:

@@ -71,9 +71,12 @@ def review(
     inputs = [
         ReviewInput(label=f, text=read_text(f), question_id=question, level=level) for f in files
     ]
-    chosen = [bank.story(i) for i in story or []]
-    if all_stories:
-        chosen += bank.stories(question=question, include_retired=False)
+    chosen = [bank.story(i) for i in dict.fromkeys(story or [])]
+    if all_stories:  # a story named with --story too is reviewed (and paid for) once
+        named = {s.id for s in chosen}
+        chosen += [
+            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
+        ]
         if not chosen:
             raise fail("no stories to review" + (f" linked to {question}" if question else ""))
     for s in chosen:
