@@ -1,10 +1,16 @@
-"""Precision and recall of the four core rules on the blind, hand-labelled corpus.
+"""Precision and recall of the four core rules on blind, hand-labelled corpora.
 
-`tests/corpus/labelled_drafts.toml` was written without reading the rule code; each draft says
-which core rules should fire. A rule "fires" when any finding has its id (reviewed with no
-question and no level). Every rule must reach 0.9 precision and 0.9 recall. The table and the
-misclassified draft ids are printed and attached to the failure message, so a regression says
-exactly which drafts moved.
+Each corpus in `tests/corpus/` was written by someone who had not read the rule code; each draft
+says which core rules should fire. A rule "fires" when any finding has its id (reviewed with no
+question and no level). Every rule must reach 0.9 precision and 0.9 recall on each corpus. The
+table and the misclassified draft ids are printed and attached to the failure message, so a
+regression says exactly which drafts moved, except for the blind corpus: for it only the totals
+are shown, so that nobody tunes a rule to its drafts.
+
+- `labelled_drafts.toml` (120): the development corpus; the rules were tuned while reading it.
+- `holdout_drafts.toml` (60): written later, in rougher voices; measured once blind (figures in
+  docs/accuracy.md), then used for general fixes, so it is no longer blind.
+- `final_holdout.toml` (50): written last and only measured: never used to change a rule.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import pytest
 
 from storycoach.rubric import load_criteria, review_text
 
-CORPUS = Path(__file__).parent / "corpus" / "labelled_drafts.toml"
+CORPORA = Path(__file__).parent / "corpus"
+NAMES = ("labelled_drafts", "holdout_drafts", "final_holdout")
+#: Corpora measured blind: their tables show totals only, never which drafts missed.
+BLIND = frozenset({"final_holdout"})
 CORE = ("vague-delta", "missing-names", "missing-dates", "collaborator-only")
 THRESHOLD = 0.9
 
 
-def _score() -> tuple[dict[str, tuple[float, float, list[str], list[str]]], int]:
-    drafts = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["draft"]
+def _score(corpus: Path) -> tuple[dict[str, tuple[float, float, list[str], list[str]]], int]:
+    drafts = tomllib.loads(corpus.read_text(encoding="utf-8"))["draft"]
     criteria = load_criteria()
     counts = {r: {"tp": 0, "fp": [], "fn": []} for r in CORE}
     for draft in drafts:
@@ -44,30 +53,33 @@ def _score() -> tuple[dict[str, tuple[float, float, list[str], list[str]]], int]
     return scores, len(drafts)
 
 
-def _table(scores: dict[str, tuple[float, float, list[str], list[str]]], total: int) -> str:
-    lines = [f"core-rule accuracy on {total} labelled drafts", ""]
+def _table(
+    scores: dict[str, tuple[float, float, list[str], list[str]]], total: int, name: str
+) -> str:
+    lines = [f"core-rule accuracy on {total} labelled drafts ({name})", ""]
     lines.append(f"{'rule':<18} {'precision':>9} {'recall':>7}")
     for rule, (precision, recall, _, _) in scores.items():
         lines.append(f"{rule:<18} {precision:>9.3f} {recall:>7.3f}")
+    if name in BLIND:
+        lines.append("(blind corpus: totals only)")
+        return "\n".join(lines)
     for rule, (_, _, fp, fn) in scores.items():
         if fp or fn:
             lines.append(f"{rule}: false positives {fp or '-'}; false negatives {fn or '-'}")
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def scores() -> tuple[dict[str, tuple[float, float, list[str], list[str]]], int]:
-    if not CORPUS.exists():
-        pytest.skip(f"the labelled corpus {CORPUS.name} is not there yet")
-    return _score()
+def _corpus(name: str) -> Path:
+    corpus = CORPORA / f"{name}.toml"
+    if not corpus.exists():
+        pytest.skip(f"the labelled corpus {corpus.name} is not there")
+    return corpus
 
 
-def test_core_rules_reach_the_accuracy_bar(
-    scores: tuple[dict[str, tuple[float, float, list[str], list[str]]], int],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    by_rule, total = scores
-    table = _table(by_rule, total)
+@pytest.mark.parametrize("name", NAMES)
+def test_core_rules_reach_the_accuracy_bar(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    by_rule, total = _score(_corpus(name))
+    table = _table(by_rule, total, name)
     with capsys.disabled():  # shown even without -s
         print("\n" + table)
     low = [
@@ -78,10 +90,9 @@ def test_core_rules_reach_the_accuracy_bar(
     assert not low, "below the 0.9 bar: " + "; ".join(low) + "\n" + table
 
 
-def test_the_corpus_is_the_blind_format() -> None:
-    if not CORPUS.exists():
-        pytest.skip(f"the labelled corpus {CORPUS.name} is not there yet")
-    drafts = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["draft"]
+@pytest.mark.parametrize("name", NAMES)
+def test_the_corpus_is_the_blind_format(name: str) -> None:
+    drafts = tomllib.loads(_corpus(name).read_text(encoding="utf-8"))["draft"]
     assert len(drafts) >= 50
     for draft in drafts:
         assert {"id", "kind", "style", "text", "expect"} <= set(draft)

@@ -164,6 +164,43 @@ def test_culture_marker_is_named_loosely() -> None:
     assert not fires("culture-marker", base + " It was radical candor.", question=candor)
 
 
+@pytest.mark.parametrize(
+    ("markers", "expected"),
+    [
+        (
+            ("keeper-test",),
+            'This question probes "The Keeper Test": name it in your answer and tie it to what'
+            ' you did ("that is what The Keeper Test meant for me: …").',
+        ),
+        (
+            ("farming-for-dissent", "disagree-and-commit"),
+            'This question probes "Farming for Dissent" or "Disagree and Commit": name the one'
+            " your story shows and tie it to what you did"
+            ' ("that is what Farming for Dissent meant for me: …").',
+        ),
+        (
+            ("context-not-control", "keeper-test", "candid-feedback"),
+            'This question probes "Context, Not Control", "The Keeper Test" or "Candid Feedback'
+            ' (Radical Candor)": name the one your story shows and tie it to what you did'
+            ' ("that is what Context, Not Control meant for me: …").',
+        ),
+        (
+            ("owner-mindset",),  # no display name in the rubric file: the slug, titled
+            'This question probes "Owner Mindset": name it in your answer and tie it to what'
+            ' you did ("that is what Owner Mindset meant for me: …").',
+        ),
+    ],
+)
+def test_the_culture_marker_message_names_the_probed_markers(
+    markers: tuple[str, ...], expected: str
+) -> None:
+    """The question probes its markers (its text need not name them); the example in the
+    message uses one of those markers, never a fixed one."""
+    text = "In May 2024 Dana gave me the goal; I picked the dashboard; 9 teams adopted it."
+    found = rule("culture-marker", text, question=question("ambiguity", markers=markers))
+    assert [f.message for f in found] == [expected]
+
+
 # -- missing-names traps --------------------------------------------------------------------
 
 
@@ -452,3 +489,188 @@ def test_reviews_are_fast() -> None:
     for _ in range(100):
         review_text(draft, criteria=CRITERIA)
     assert time.perf_counter() - start < 1.5
+
+
+# -- phenomena behind the first holdout's misses ----------------------------------------------
+#
+# Each group reproduces a construction with new sentences (not the corpus drafts) and pairs it
+# with the near misses that must keep their old verdict.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "context: ravi (our em) wanted the revamp before the reorg. we split it three ways.",
+        "talked it through w/ kenji (staff eng), we went with remote caching.",
+        "chase (our pm) was out on leave so i ran with it.",
+        "sam (my manager) asked for a one-pager.",
+        "grace (tech lead) signed off on the plan.",
+        "mostly pushed by nadia (the product manager), we shipped it.",
+    ],
+)
+def test_a_lowercase_name_before_a_parenthesised_role_is_a_person(text: str) -> None:
+    assert not fires("missing-names", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we paged the on-call (our sre) and rolled back.",
+        "escalated to my manager (the em) right away.",
+        "we pinged them (the pms) twice and heard nothing.",
+        "the migration (our em wanted it) slipped a sprint.",
+        "it was approved (by the em) after a week.",
+        "waiting on a review (pm) for the whole sprint.",
+    ],
+)
+def test_a_role_in_parentheses_after_a_common_word_is_not_a_name(text: str) -> None:
+    assert fires("missing-names", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We moved finance reporting off Sky, our legacy BI tool, before the renewal.",
+        "We replaced Grace, the old batch scheduler, with Airflow.",
+        "The alerts came from Max, our monitoring bot, every few minutes.",
+        "We queried Hunter, the legacy data warehouse, for the backfill.",
+        "We finished the integration with Chase for the card payments.",
+        "The team integrated with Harmony and the certification took months.",
+    ],
+)
+def test_a_tool_appositive_or_an_integration_partner_is_not_a_person(text: str) -> None:
+    assert fires("missing-names", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I asked Sky, our new designer, for mocks.",
+        "I paired with Chase, our platform lead, on the cutover.",
+        "We agreed with Dana, the owner of the billing service, to pause.",
+        "I showed the numbers to Will, the engineer who built the tool.",
+        "Chase said the integration with Stripe was late.",
+        "Dana, our data PM, owned the rollout.",
+        "I met Jordan, the one who owns the pipeline, on Monday.",
+        "I asked Dana, the platform team's lead, for a review.",
+    ],
+)
+def test_person_appositives_and_person_context_still_name_people(text: str) -> None:
+    assert not fires("missing-names", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The app kept crashing. Error code is 2023, which means out of memory.",
+        "The exit status was 2019 on every failed run.",
+        "Our build id is 2034 and it still fails.",
+        "We had a fleet of 2000 edge routers and no firmware inventory.",
+        "We manage 2000 edge routers across the regions.",
+        "A backlog of 2019 open tickets sat in the queue.",
+        "We pushed the patch to 2030 edge devices overnight.",
+    ],
+)
+def test_identifiers_and_counts_that_look_like_years_are_not_dates(text: str) -> None:
+    assert fires("missing-dates", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In 2023 product teams adopted the new flow.",
+        "in 2023 we rebuilt the signup flow.",
+        "2023 was a rough year for the platform.",
+        "Since 2021 most edge routers run the new firmware.",
+        "We finished the cutover in 2023-03.",
+        "We started the work in March 2023.",
+        "We spent a good part of 2022 on the migration.",
+        "The error budget for 2023 ran out early.",
+        "By the end of 2021 every service was migrated.",
+        "In 2022 more than half the fleet failed the audit.",
+        "Throughout 2022 each team owned its own pager.",
+    ],
+)
+def test_years_next_to_counts_and_codes_are_still_dates(text: str) -> None:
+    assert not fires("missing-dates", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We were behind. The load test was run by me over the weekend, and we shipped.",
+        "An audit of the access logs was carried out by me, and the team fixed the gaps.",
+        "We argued for weeks. The decision was ultimately made by me.",
+        "S: builds were flaky\nA: rewrote the CI config, we reviewed it together\nR: faster",
+        "**Action:** drafted the rollback plan and we ran it on Friday.",
+        "Action - migrated the cron jobs to Airflow, then we deleted the old box.",
+        "We split the work; ported the two largest services myself.",
+        "we set a deadline, then built the prototype myself over a weekend.",
+    ],
+)
+def test_passive_by_me_labelled_actions_and_emphatic_myself_are_i_actions(text: str) -> None:
+    assert not fires("collaborator-only", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The rollout was approved by my manager. We shipped it the next day.",
+        "It was not approved by me; the team shipped it anyway.",
+        "T: move the CI to GH Actions\nA: we ported the pipelines together\nR: done",
+        "A: pipelines were ported by the team over two sprints",
+        "We were proud of ourselves, and I was proud of myself.",
+        "Everyone, including myself, stayed late; we shipped the fix.",
+        "We asked the vendor to fix it, and they did it themselves.",
+        "we rebuilt the whole thing, the team and myself.",
+        "we shipped it late and then found myself apologising to support.",
+        "Action: team rolled back the deploy at 2am.",
+    ],
+)
+def test_others_acting_or_a_reflexive_me_are_not_i_actions(text: str) -> None:
+    assert fires("collaborator-only", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We had a sev-2 every other week; after the guardrails we went five months without one.",
+        "Since the fix we have gone six weeks without a single page.",
+        "It has been 90 days without an incident on that cluster.",
+        "We went from daily pages to none.",
+        "Pages went from weekly to zero after the change.",
+        "After the change build time got cut in half.",
+        "The error rate halved after the rollout.",
+        "Deploy frequency doubled once the queue was gone.",
+        "The new path is three times faster than the old one.",
+    ],
+)
+def test_spelled_out_and_without_one_deltas_are_concrete(text: str) -> None:
+    assert not fires("vague-delta", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We spent three weeks without a clear owner, and in the end things improved.",
+        "I write a script to crawl the wiki every night. After that the answers got much better.",
+        "I set up a cron job that runs every hour, and the team was happy with it.",
+        "I build a bot which pings every reviewer, and it went well.",
+        "We went three weeks without a release while we rebuilt it, and it went well.",
+    ],
+)
+def test_a_schedule_of_something_built_or_a_plain_span_is_not_a_delta(text: str) -> None:
+    assert fires("vague-delta", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I now review every design doc before it ships.",
+        "I do a 10-minute dry run before every readout.",
+        "I now send a status report to every stakeholder on Fridays.",
+        "From then on I run the load test script before every release.",
+    ],
+)
+def test_habits_with_a_trigger_are_still_behaviour_changes(text: str) -> None:
+    assert not fires("vague-delta", text)

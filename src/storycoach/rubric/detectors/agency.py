@@ -3,7 +3,9 @@
 "I" followed by a verb counts unless the verb is a state, a feeling, a wish, a modal or a
 collaborator verb ("I was part of", "I think", "I helped"); the word lists are in the rubric
 file. Notes written without a subject ("- Rewrote the retry logic", "Profiled the service.")
-count as an implied I when the line or sentence opens with an action verb.
+count as an implied I when the line or sentence opens with an action verb, and so do an Action
+part that opens with a past-tense verb ("A: wrote the plan"), an emphatic "myself" after a
+verb and its object ("ported the pipelines myself") and the passive "was conducted by me".
 """
 
 from __future__ import annotations
@@ -162,8 +164,50 @@ class Agency(Detector):
         for m in self._implied.finditer(text):
             if self._implied_action(m):
                 return m.start("v"), m.end("v")
+        labelled = self._labelled_action(doc)
+        if labelled is not None:
+            return labelled
+        emphatic = self._emphatic_myself(lower)
+        if emphatic is not None:
+            return emphatic
         own = self._ownership.search(lower)
         return (own.start(), own.end()) if own else None
+
+    def _past_action(self, word: str) -> bool:
+        """A past-tense action verb: what a note without a subject says the writer did."""
+        return word in self.actions and (word in self.irregular or word.endswith("ed"))
+
+    def _labelled_action(self, doc: Doc) -> tuple[int, int] | None:
+        """ "A: wrote the migration plan", "**Action:** drafted ...": an Action part that opens
+        with a past-tense action verb has an implied I, like a bullet."""
+        for section in doc.sections:
+            if section.kind != "A" or section.empty:
+                continue
+            word = _WORD.match(doc.lower, section.body_start)
+            if word and self._past_action(word.group()):
+                return word.start(), word.end()
+        return None
+
+    def _emphatic_myself(self, lower: str) -> tuple[int, int] | None:
+        """ "ported the 4 biggest pipelines myself": "myself" after a verb and its object says
+        who did it, even in a note without "I". Not a reflexive object ("told myself"), not
+        "including myself" or "and myself", and not when another subject acts ("they ...")."""
+        for m in _MYSELF.finditer(lower):
+            start = max(lower.rfind(c, 0, m.start()) for c in _CLAUSE_MARKS) + 1
+            found = _WORD.finditer(lower, start, m.start())
+            words = [(w.group(), w.start(), w.end()) for w in found]
+            if len(words) < 2:
+                continue
+            if words[-1][0] in _NOT_EMPHATIC:
+                continue
+            # The verb opens the clause and an object stands between it and "myself".
+            for word, w_start, w_end in words[:-1]:
+                if word in _LEADING or word in self.skippable:
+                    continue
+                if self._past_action(word):
+                    return w_start, w_end
+                break  # the clause opens with something else: a subject, a noun
+        return None
 
     def _coordinated(self, lower: str, start: int) -> tuple[int, int] | None:
         """ "I was on call and rolled back the deploy": a second verb of the same "I"."""
@@ -225,6 +269,19 @@ class Agency(Detector):
 
 
 _CLAUSE_END = re.compile(r"[.!?;:\n]")
+_MYSELF = re.compile(r"\bmyself\b")
+_CLAUSE_MARKS = ".!?;:,\n()"
+# Right before "myself", these make it something other than "I did it myself".
+_NOT_EMPHATIC = frozenset(
+    {
+        "and", "or", "including", "like", "than", "as", "with", "between", "for", "to", "about",
+        "of", "me", "i", "at", "on", "in", "from", "upon", "against", "among", "except", "but",
+    }
+)  # fmt: skip
+# Words a clause may open with before its verb: "and then built it myself".
+_LEADING = frozenset(
+    {"and", "then", "so", "but", "also", "just", "later", "finally", "eventually", "basically"}
+)
 _COORDINATED = re.compile(r"\b(?:and|then|but)\s+(?:then\s+|also\s+|later\s+)?([a-z]+)\b")
 # Another subject before the coordinated verb: "I think we did well and shipped" is "we".
 _OTHER_SUBJECT = re.compile(

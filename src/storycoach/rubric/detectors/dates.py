@@ -66,8 +66,22 @@ class DatesParams(Params):
     modal_month_prepositions: list[str]
     seasons: list[str]
     count_words_after: list[str]
+    quantifiers_after: list[str] = Field(
+        description="Words after a number that make it a count unless a year preposition "
+        "comes before it ('2000 more users', but 'by the end of 2021 every service')."
+    )
+    count_nouns: list[str] = Field(
+        description="Plural nouns that make a number a count up to two words before them."
+    )
     plural_not_count: list[str]
     count_words_before: list[str]
+    identifier_words: list[str] = Field(
+        description="A number after these, even after 'is'/'was', is an identifier."
+    )
+    quantity_nouns: list[str] = Field(description="'a fleet of 2000': a quantity, not a year.")
+    year_prepositions: list[str] = Field(
+        description="Before a number, these make it a year despite a count word after it."
+    )
     person_verbs: list[str]
     person_verbs_before: list[str]
     relative: list[str]
@@ -91,6 +105,8 @@ class Dates(Detector):
         self._full = {m.casefold() for m in p.months}
         self._modal = {m.casefold() for m in p.modal_months}
         self._count_after = {w.casefold() for w in p.count_words_after}
+        self._quantifiers = {w.casefold() for w in p.quantifiers_after}
+        self._count_nouns = {w.casefold() for w in p.count_nouns}
         self._not_count = {w.casefold() for w in p.plural_not_count}
 
     # Patterns open with a literal or a character class (not a look-behind) so that the regex
@@ -135,8 +151,24 @@ class Dates(Detector):
 
     @lazy
     def _count_before(self) -> re.Pattern[str]:
-        words = alternation(self.params.count_words_before)
-        return ci(rf"(?:[$€£¥₹~#]\s*|\b(?:{words})\s*[#:]?\s*)$")
+        p = self.params
+        words = alternation(p.count_words_before)
+        ids = alternation(p.identifier_words)
+        quantity = alternation(p.quantity_nouns)
+        return ci(
+            rf"""(?:[$€£¥₹~#]\s*|\b(?:{words})\s*[#:]?\s*
+            |\b(?:{ids})\s*(?:[#:=]|\s(?:is|was|were|of)\b)\s*
+            |\ban?\s+(?:[a-z-]+\s+)?(?:{quantity})\s+of\s+)$""",
+            re.VERBOSE,
+        )
+
+    @lazy
+    def _year_prep(self) -> re.Pattern[str]:
+        return ci(rf"\b(?:{alternation(self.params.year_prepositions)})\s+$")
+
+    @lazy
+    def _second_word(self) -> re.Pattern[str]:
+        return re.compile(r"\s+([a-z]+)\b")
 
     @lazy
     def _after_word(self) -> re.Pattern[str]:
@@ -268,7 +300,7 @@ class Dates(Detector):
         return found
 
     def _is_year(self, text: str, lower: str, start: int, end: int) -> bool:
-        if self._count_before.search(lower, max(0, start - 24), start):
+        if self._count_before.search(lower, max(0, start - 32), start):
             return False
         after = self._after_word.match(text, end)
         if after:
@@ -279,6 +311,14 @@ class Dates(Detector):
                 return False
             if after[2].islower() and word.endswith("s") and word not in self._not_count:
                 return False
+            dated = self._year_prep.search(lower, max(0, start - 16), start) is not None
+            if not dated and word in self._quantifiers:
+                return False
+            if not dated and word not in _FUNCTION_WORDS:
+                # "a fleet of 2000 edge routers": a count noun one word further on.
+                second = self._second_word.match(text, after.end())
+                if second and second[1] in self._count_nouns:
+                    return False
         span = self._range_after.match(text, end)
         if span:
             other = span[1]
@@ -387,6 +427,16 @@ def _starts_token(text: str, pos: int, also: str) -> bool:
     before = text[pos - 1]
     return not (before.isalnum() or before == "_" or before in also)
 
+
+#: Words between a number and a noun that end the noun phrase ("in 2023 the hosts were ...").
+_FUNCTION_WORDS = frozenset(
+    {
+        "the", "a", "an", "our", "my", "their", "his", "her", "its", "we", "i", "they", "you",
+        "he", "she", "it", "and", "or", "but", "so", "was", "were", "is", "are", "had", "has",
+        "have", "to", "of", "in", "on", "at", "for", "with", "when", "all", "most", "many",
+        "some", "both", "these", "those", "this", "that", "after", "before", "since",
+    }
+)  # fmt: skip
 
 _NEXT_CAPITALIZED = re.compile(r" ([A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]+)")
 _SENT_BEFORE = re.compile(r"(?:^|[.!?:;\n]|^\s*[-*#>]+)[\s\"“'(*_#>-]*$")

@@ -7,9 +7,11 @@ Evidence that a capitalized word is a person, strongest first:
     unless the context makes it a place ("in Austin"), a team ("the Phoenix team") or a product
     (a name that is also in ``lexicon/not-people.txt``, like Julia or Hugo, needs person context);
   * names that are also English words ("Will", "Mark", "Grace") count mid-sentence, where the
-    capital is meaningful, but at a sentence start only with person context.
+    capital is meaningful, but at a sentence start only with person context;
+  * in lowercase notes, a listed name with person context: "told priya", "kenji (staff eng)".
 Words on the not-people list alone (tools, companies, departments, calendar words, pronouns)
-never count.
+never count, and neither does a name whose appositive is a thing ("Sky, our legacy BI tool")
+or that something is integrated with ("the integration with Chase").
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ _CAPITALIZED = re.compile(
 )
 
 
+#: Words that end an appositive's noun phrase (or link past it): "the owner of ...".
+_LINKS = "of|for|who|whom|whose|that|which|with|on|in|at|from|to|behind|and|or|but"
+
+
 class NamesParams(Params):
     given_names_file: str
     family_names_file: str
@@ -53,6 +59,7 @@ class NamesParams(Params):
     org_followers: list[str]
     possessive_person_nouns: list[str]
     departments: list[str]
+    appositive_things: list[str]
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,27 @@ class Names(Detector):
         return ci(rf"\b(?:{places})\s+(?:the\s+)?$")
 
     @lazy
+    def _thing_appositive(self) -> re.Pattern[str]:
+        # "Sky, our legacy BI tool": an appositive whose head noun is a thing, not a role.
+        # The head is the last word of the appositive (a modifier may not be "of", "who" ...),
+        # so "Dana, the owner of the billing service" is not a thing.
+        p = self.params
+        det = alternation(p.role_determiners)
+        things = alternation(p.org_followers + p.appositive_things)
+        return ci(
+            rf"""\s*,\s*(?:{det})\s+
+            (?:(?!(?:{_LINKS})\b)[\w-]+\s+){{0,3}}?
+            (?:{things})s?(?![\w'’-])
+            (?=\s*(?:[,.;:)!?—–\n]|\Z)|\s+(?:{_LINKS}|we|i|so|when|before|after|since|until)\b)""",
+            re.VERBOSE,
+        )
+
+    @lazy
+    def _determiner_before(self) -> re.Pattern[str]:
+        det = alternation([*self.params.role_determiners, "this", "that", "its", "your"])
+        return ci(rf"\b(?:{det})\s+$")
+
+    @lazy
     def _org_after(self) -> re.Pattern[str]:
         return ci(rf"\s+(?:{alternation(self.params.org_followers)})\b")
 
@@ -166,10 +194,12 @@ class Names(Detector):
     def _lower_context(self) -> re.Pattern[str]:
         p = self.params
         speech = alternation(p.speech_verbs)
+        det = alternation(p.role_determiners)
         return re.compile(
             rf"""(?:\b(?:{alternation(p.person_verbs_before)})\s+(?P<a>[a-z][a-z'’-]{{2,}})\b
             |\b(?P<b>[a-z][a-z'’-]{{2,}})\s+(?:{speech})\b
-            |\b(?P<c>[a-z][a-z'’-]{{2,}})\s+and\s+i\b)""",
+            |\b(?P<c>[a-z][a-z'’-]{{2,}})\s+and\s+i\b
+            |\b(?P<d>[a-z][a-z'’-]{{2,}})\s*\(\s*(?i:(?:(?:{det})\s+)?{self._person_role})\b)""",
             re.VERBOSE,
         )
 
@@ -210,6 +240,17 @@ class Names(Detector):
             phrase_end = m.end() if verdict is None else -1
         if not named:
             for m in self._lower_context.finditer(text):
+                if m["d"]:
+                    # "kenji (staff eng)": a role in parentheses is person context, as for a
+                    # capitalized word, so even "chase (our pm)" counts; a common noun before
+                    # it has a determiner ("the on-call (our sre)").
+                    key = m["d"].casefold()
+                    if key in self.given and not self._determiner_before.search(
+                        doc.lower, max(0, m.start() - 16), m.start()
+                    ):
+                        named.append((m.start(), m.end("d")))
+                        break
+                    continue
                 word = m["a"] or m["b"] or m["c"]
                 key = word.casefold()
                 if key in self.given and key not in self.ambiguous and key not in self.soft_blocked:
@@ -239,7 +280,7 @@ class Names(Detector):
             return False
         if self._org_after.match(" " + key) or word.isupper():
             return False
-        return not self._place_before.search(lower, max(0, start - 20), start)
+        return not self._place_before.search(lower, max(0, start - 32), start)
 
     def _full_name(self, text: str, lower: str, m: re.Match[str], key: str, first: str) -> bool:
         if (key in self.given or first in self.given) and not m["poss"]:
@@ -275,6 +316,8 @@ class Names(Detector):
             strong = bool(self._strong_before.search(lower, max(0, start - 40), start))
         if strong:
             return True
+        if _comma_after(lower, end) and self._thing_appositive.match(lower, end, end + 80):
+            return None
         if key in self.soft_blocked:
             return False
         if key not in self.given and first not in self.given:
@@ -284,8 +327,14 @@ class Names(Detector):
         if not m["poss"]:
             if self._org_after.match(lower, end, end + 30) or self._acronym_after.match(text, end):
                 return None
-            if self._place_before.search(lower, max(0, start - 20), start):
+            if self._place_before.search(lower, max(0, start - 32), start):
                 return None
         if key in self.ambiguous:
             return not doc.is_sentence_start(start)
         return True
+
+
+def _comma_after(lower: str, end: int) -> bool:
+    """A comma right after `end` (spaces allowed): the only place an appositive can start."""
+    rest = lower[end : end + 4].lstrip(" \t")
+    return rest.startswith(",")

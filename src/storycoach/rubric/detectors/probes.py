@@ -9,6 +9,7 @@ mitigation and root-causing in an incident (`order`), a dated behaviour change a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import Field
@@ -159,7 +160,7 @@ class MarkersParams(Params):
 
 @register
 class Markers(Detector):
-    """Fires when the question names culture markers and the draft names none of them."""
+    """Fires when the question probes culture markers and the draft names none of them."""
 
     name = "markers"
     Params = MarkersParams
@@ -194,9 +195,18 @@ class Markers(Detector):
         if any(self._pattern(slug).search(doc.lower) for slug in question.markers):
             return []
         names = [self.params.names.get(s, s.replace("-", " ").title()) for s in question.markers]
-        listed = " or ".join(f'"{n}"' for n in names)
+        names = list(dict.fromkeys(names))
         point = "L" if doc.section("L") else "R"
-        return [Hit("default", pos=_point(doc, point), fields={"markers": listed})]
+        fields = {"markers": _either(f'"{n}"' for n in names), "example": names[0]}
+        return [Hit("one" if len(names) == 1 else "default", pos=_point(doc, point), fields=fields)]
+
+
+def _either(items: Iterable[str]) -> str:
+    """ "A", "A or B", "A, B or C": alternatives as a sentence lists them."""
+    listed = list(items)
+    if len(listed) <= 2:
+        return " or ".join(listed)
+    return f"{', '.join(listed[:-1])} or {listed[-1]}"
 
 
 def _point(doc: Doc, kinds: str) -> int:
