@@ -15,7 +15,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from storycoach.errors import ModelError, StorycoachError
-from storycoach.models import LEVELS, Question, ReviewResult, Story, parse_when, verdict_for
+from storycoach.models import (
+    LEVELS,
+    Person,
+    Question,
+    ReviewResult,
+    Story,
+    parse_when,
+    verdict_for,
+)
 from storycoach.storyfile import split_front_matter, story_to_text
 
 if TYPE_CHECKING:
@@ -109,7 +117,7 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     # `people: Priya Raman (PM)` is one person, as `story add --from` reads it: iterating the
     # string would redact single letters and send the real name; `people: 5` would crash.
     for person in listed if isinstance(listed, list) else [listed]:
-        people.append(str(person).split("(")[0].split(":")[0].strip())
+        people.append(Person.parse(str(person)).name)
     if not doc.body.strip():
         raise StorycoachError(f"{source.label}: the draft is empty")
     return _Prepared(
