@@ -7,59 +7,25 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-import typer
+from helpers import add
 from typer.testing import CliRunner
 
+from storycoach.cli import app
 from storycoach.models import Story
 
 SCRIPT_TITLE = "Dissent in design review <script>alert(1)</script>"
 
 
-def _app() -> typer.Typer:
-    """The real app once the lead registers the commands; until then an equivalent one."""
-    from storycoach.cli import app, root
-    from storycoach.cli.common import ErrorBoundary
-    from storycoach.cli.coverage import coverage, practice
-
-    if any(c.name == "coverage" for c in app.registered_commands):
-        return app
-    local = typer.Typer(cls=ErrorBoundary, rich_markup_mode=None, pretty_exceptions_enable=False)
-    local.callback()(root)
-    local.command("coverage")(coverage)
-    local.command("practice")(practice)
-    return local
-
-
 @pytest.fixture
 def run(runner: CliRunner):
     def _run(*args: str, input: str | None = None):
-        return runner.invoke(_app(), ["coverage", *args], input=input)
+        return runner.invoke(app, ["coverage", *args], input=input)
 
     return _run
-
-
-def recent(months_ago: int) -> str:
-    today = date.today()
-    total = today.year * 12 + today.month - 1 - months_ago
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
-
-
-def add(bank: Any, title: str, *questions: str, **fields: Any) -> Story:
-    values = {
-        "title": title,
-        "situation": "In March our checkout p99 was 900 ms at Acme.",
-        "task": "I owned the latency budget.",
-        "action": "I wrote a design doc and showed it to Priya.",
-        "result": "p99 dropped from 900 ms to 300 ms within two weeks.",
-        "when": recent(2),
-    }
-    values.update(fields)
-    return bank.add_story(Story(questions=list(questions), **values))
 
 
 @pytest.fixture

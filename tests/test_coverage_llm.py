@@ -14,13 +14,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from helpers import add
 
 from storycoach.coach import (
     MAX_PROPOSALS,
@@ -36,25 +36,6 @@ from storycoach.settings import load_settings
 
 BASE = "http://llm.test/v1"
 NOT_OFFERED = 999
-
-
-def recent(months_ago: int) -> str:
-    today = date.today()
-    total = today.year * 12 + today.month - 1 - months_ago
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
-
-
-def add(bank: Any, title: str, *questions: str, **fields: Any) -> Story:
-    values = {
-        "title": title,
-        "situation": "In March our checkout p99 was 900 ms at Acme.",
-        "task": "I owned the latency budget.",
-        "action": "I wrote a design doc and showed it to Priya.",
-        "result": "p99 dropped from 900 ms to 300 ms within two weeks.",
-        "when": recent(2),
-    }
-    values.update(fields)
-    return bank.add_story(Story(questions=list(questions), **values))
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ Offline throughout: the review is the deterministic rubric engine, so verdicts a
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 import pytest
-import typer
+from helpers import recent
 from typer.testing import CliRunner
 
+from storycoach.cli import app
 from storycoach.models import Question, Story
 
 STRONG = """\
@@ -39,24 +39,10 @@ Config incidents fell from 4 a quarter to 0 in the next two quarters.
 VAGUE = "We worked on it together as a team and things got a lot better after a while.\n"
 
 
-def _app() -> typer.Typer:
-    from storycoach.cli import app, root
-    from storycoach.cli.common import ErrorBoundary
-    from storycoach.cli.coverage import coverage, practice
-
-    if any(c.name == "practice" for c in app.registered_commands):
-        return app
-    local = typer.Typer(cls=ErrorBoundary, rich_markup_mode=None, pretty_exceptions_enable=False)
-    local.callback()(root)
-    local.command("coverage")(coverage)
-    local.command("practice")(practice)
-    return local
-
-
 @pytest.fixture
 def practise(runner: CliRunner):
     def _run(*args: str, input: str | None = None):
-        return runner.invoke(_app(), ["practice", "--offline", *args], input=input)
+        return runner.invoke(app, ["practice", "--offline", *args], input=input)
 
     return _run
 
@@ -73,12 +59,6 @@ def mine(bank: Any) -> str:
         )
     )
     return "led-a-migration"
-
-
-def recent() -> str:
-    today = date.today()
-    total = today.year * 12 + today.month - 3
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
 def cover(bank: Any, question_id: str) -> None:
