@@ -1,9 +1,12 @@
-"""Story builders shared by the coverage and practice tests (imported, not fixtures)."""
+"""Builders shared by several test files (imported, not fixtures): stories, model answers."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
+
+import httpx
 
 from storycoach.models import Story
 
@@ -27,3 +30,36 @@ def add(bank: Any, title: str, *questions: str, **fields: Any) -> Story:
     }
     values.update(fields)
     return bank.add_story(Story(questions=list(questions), **values))
+
+
+def completion(
+    content: str | dict[str, Any] | None,
+    *,
+    finish_reason: str = "stop",
+    refusal: str | None = None,
+    usage: tuple[int, int] = (1200, 300),
+) -> httpx.Response:
+    """A chat-completions reply as an OpenAI-compatible server sends it."""
+    if isinstance(content, dict):
+        content = json.dumps(content)
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4.1-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": refusal},
+                    "finish_reason": finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": usage[0],
+                "completion_tokens": usage[1],
+                "total_tokens": sum(usage),
+            },
+        },
+    )

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from helpers import completion
 
 from storycoach.coach import (
     DETERMINISTIC_ONLY,
@@ -113,38 +114,6 @@ def answer(
     }
     data.update(extra)
     return data
-
-
-def completion(
-    content: str | dict[str, Any] | None,
-    *,
-    finish_reason: str = "stop",
-    refusal: str | None = None,
-    usage: tuple[int, int] = (1200, 300),
-) -> httpx.Response:
-    if isinstance(content, dict):
-        content = json.dumps(content)
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "gpt-4.1-mini",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": refusal},
-                    "finish_reason": finish_reason,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": usage[0],
-                "completion_tokens": usage[1],
-                "total_tokens": sum(usage),
-            },
-        },
-    )
 
 
 def error(status: int, message: str = "boom", headers: dict[str, str] | None = None, **kw: Any):

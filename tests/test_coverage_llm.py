@@ -21,6 +21,7 @@ import httpx
 import pytest
 import respx
 from helpers import add
+from helpers import completion as model_reply
 
 from storycoach.coach import (
     MAX_PROPOSALS,
@@ -73,29 +74,7 @@ def api() -> Any:
 
 
 def completion(content: dict[str, Any] | str, usage: tuple[int, int] = (2000, 400)):
-    if isinstance(content, dict):
-        content = json.dumps(content)
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "gpt-4.1-mini",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": usage[0],
-                "completion_tokens": usage[1],
-                "total_tokens": sum(usage),
-            },
-        },
-    )
+    return model_reply(content, usage=usage)
 
 
 def offered(request: httpx.Request) -> dict[str, list[int]]:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from helpers import completion
 
 from storycoach.models import Person, Story
 
@@ -457,27 +458,7 @@ class FakeModel:
             "weakest_sentence": quote,
             "rewrite": "I decided on 18 September 2025 to keep local caches.",
         }
-        return httpx.Response(
-            200,
-            json={
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 1,
-                "model": "gpt-4.1-mini",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": json.dumps(answer),
-                            "refusal": None,
-                        },
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500},
-            },
-        )
+        return completion(answer)
 
 
 @pytest.fixture

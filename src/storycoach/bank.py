@@ -27,7 +27,7 @@ from typing import Any
 import sqlite_utils
 from pydantic import BaseModel, ValidationError
 
-from storycoach.errors import NotFoundError, StorycoachError
+from storycoach.errors import NotFoundError, StorycoachError, first_error
 from storycoach.models import (
     Finding,
     LlmReview,
@@ -638,12 +638,7 @@ class Bank:
     # -- export / import ----------------------------------------------------------------------
 
     def export_data(self) -> dict[str, Any]:
-        stories = [
-            s.model_dump(mode="json", exclude={"created", "updated"}) for s in self.stories()
-        ]
-        for exported, story in zip(stories, self.stories(), strict=True):
-            exported["created"] = story.created.isoformat() if story.created else None
-            exported["updated"] = story.updated.isoformat() if story.updated else None
+        stories = [s.model_dump(mode="json") for s in self.stories()]
         user_questions = [q.model_dump(mode="json") for q in self.questions() if q.source == "user"]
         return {"version": EXPORT_VERSION, "stories": stories, "questions": user_questions}
 
@@ -749,13 +744,5 @@ def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> lis
         try:
             records.append(model(**({**item, "id": None} if model is Story else item)))
         except ValidationError as error:
-            raise StorycoachError(f"{where}.{_first_error(error)}") from None
+            raise StorycoachError(f"{where}.{first_error(error)}") from None
     return records
-
-
-def _first_error(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"{where}: {first['msg']}"
-    return str(error)

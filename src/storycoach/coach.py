@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from storycoach.errors import ModelError, StorycoachError
+from storycoach.errors import ModelError, StorycoachError, first_error
 from storycoach.models import CriterionScore, Finding, LlmReview, Question, Verdict
 from storycoach.resources import resource_dir
 from storycoach.settings import Settings, estimate_cost
@@ -402,9 +402,7 @@ def _parse_json(content: str | None, schema_model: type[_M]) -> _M:
     try:
         return schema_model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise _BadAnswer("schema", f"{where}: {first['msg']}") from None
+        raise _BadAnswer("schema", first_error(error, "answer")) from None
 
 
 def _check_criteria(answer: _Answer, criterion_ids: Sequence[str]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class StorycoachError(Exception):
@@ -20,6 +24,15 @@ class NotFoundError(StorycoachError):
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         super().__init__(f"unknown {kind} {value!r}.{hint}")
         self.suggestions = close
+
+
+def first_error(error: ValidationError, default: str = "record") -> str:
+    """A pydantic error as one line, `where: what`: users fix one thing at a time."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or default
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 class ModelError(Exception):

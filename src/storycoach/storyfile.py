@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storycoach.errors import StorycoachError
+from storycoach.errors import StorycoachError, first_error
 from storycoach.models import Person, Story
 
 MAX_TEXT_CHARS = 60_000
@@ -166,12 +166,7 @@ def story_from_fields(data: dict[str, Any], label: str = "the story") -> Story:
     try:
         return Story(**data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "story"
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        raise StorycoachError(f"{label}: {where}: {message}") from None
+        raise StorycoachError(f"{label}: {first_error(error, 'story')}") from None
 
 
 def story_to_text(story: Story) -> str:

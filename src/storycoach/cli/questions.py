@@ -108,7 +108,7 @@ def add(
     """Add your own question to the bank."""
     from pydantic import ValidationError
 
-    from storycoach.errors import StorycoachError
+    from storycoach.errors import StorycoachError, first_error
     from storycoach.models import Question
 
     try:
@@ -125,10 +125,7 @@ def add(
             probes=probe or [],
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        raise StorycoachError(
-            f"{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"
-        ) from None
+        raise StorycoachError(first_error(error, "question")) from None
     saved = open_bank().add_question(question)
     if as_json:
         emit_json(saved)
