@@ -34,12 +34,16 @@ def list_(
     if as_json:
         emit_json([q.model_dump(mode="json") for q in questions])
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, IDS, Col, print_table
 
-    table = Table("id", "question", "roles", "markers", box=None, show_lines=False)
-    for q in questions:
-        table.add_row(q.id, escape(q.text), escape(", ".join(q.roles)), ", ".join(q.markers))
-    console().print(table)
+    print_table(
+        console(),
+        [Col("id", ID), Col("question"), Col("roles"), Col("markers", IDS)],
+        [
+            (q.id, escape(q.text), escape(", ".join(q.roles)), ", ".join(q.markers))
+            for q in questions
+        ],
+    )
 
 
 @app.command("show")
@@ -139,9 +143,10 @@ def markers_list(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(markers)
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, Col, print_table
 
-    table = Table("slug", "name", "meaning", box=None)
-    for m in markers:
-        table.add_row(m.slug, escape(m.name), escape(m.meaning))
-    console().print(table)
+    print_table(
+        console(),
+        [Col("slug", ID), Col("name"), Col("meaning")],
+        [(m.slug, escape(m.name), escape(m.meaning)) for m in markers],
+    )

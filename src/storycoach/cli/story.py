@@ -216,21 +216,24 @@ def list_(
     if not stories:
         console().print("No stories yet. Add one: storycoach story add --help")
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, IDS, Col, print_table
 
-    table = Table("id", "title", "when", "questions", "markers", "verdict", box=None)
+    rows = []
     for s in stories:
         verdict = verdicts.get(s.id, "")
         style = {"pass": "green", "fail": "red"}.get(verdict, "")
-        table.add_row(
-            str(s.id),
-            escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
-            s.when or "",
-            ", ".join(s.questions),
-            ", ".join(s.markers),
-            f"[{style}]{verdict}[/{style}]" if style else "",
+        rows.append(
+            (
+                str(s.id),
+                escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
+                s.when or "",
+                ", ".join(s.questions),
+                ", ".join(s.markers),
+                f"[{style}]{verdict}[/{style}]" if style else "",
+            )
         )
-    console().print(table)
+    columns = [Col("id", ID, "right"), Col("title"), Col("when", ID), Col("questions", IDS)]
+    print_table(console(), [*columns, Col("markers", IDS), Col("verdict", ID)], rows)
 
 
 @app.command("show")
