@@ -316,6 +316,11 @@ class Bank:
             if role and not any(role.lower() == r.lower() for r in question.roles):
                 continue
             out.append(question)
+        if role and not out:
+            roles = {r.lower(): r for row in self._read("SELECT roles FROM questions")
+                     for r in json.loads(row["roles"] or "[]")}  # fmt: skip
+            if role.lower() not in roles:
+                raise NotFoundError("role", role, sorted(roles.values()))
         return out
 
     def question(self, question_id: str) -> Question:
@@ -452,6 +457,11 @@ class Bank:
             clauses.append("id IN (SELECT story_id FROM story_markers WHERE marker_slug = ?)")
             params.append(marker)
         if tag:
+            tags = [r["value"] for r in self._read(
+                "SELECT DISTINCT value FROM stories, json_each(stories.tags) ORDER BY value"
+            )]  # fmt: skip
+            if tag not in tags:
+                raise NotFoundError("tag", tag, tags)
             clauses.append("EXISTS (SELECT 1 FROM json_each(stories.tags) WHERE value = ?)")
             params.append(tag)
         if not include_retired:

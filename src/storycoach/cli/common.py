@@ -121,8 +121,10 @@ class ErrorBoundary(TyperGroup):
             with disk_cache(app_dir() / "cache"):
                 return super().invoke(ctx)
         except (StorycoachError, ModelError) as error:
-            if state.debug:
-                raise
+            if state.debug:  # the traceback too, but never a different exit code
+                import traceback
+
+                traceback.print_exc()
             raise fail(str(error), error.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None

@@ -32,6 +32,7 @@ Markers = Annotated[
     typer.Option("--marker", "-m", help="Culture marker slug it shows (repeatable)."),
 ]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
+_STAR = {"title", "situation", "task", "action", "result"}
 StoryId = Annotated[int, typer.Argument(help="Story id (see `storycoach story list`).")]
 
 
@@ -108,13 +109,17 @@ def _edit_in_editor(text: str, retry: str = "storycoach story add --from") -> St
 
 
 def _print_story(story: Story) -> None:
-    from rich.markdown import Markdown
+    """The story as the user wrote it: labels for the facts, the STAR text verbatim.
 
+    The body is the user's text, not Markdown to render: `List<Order>` and `__init__` must
+    print as typed, so each section is printed escaped under a bold heading.
+    """
     out = console()
     out.print(f"[bold]#{story.id} {escape(story.title)}[/bold]")
     facts = [
         ("when", story.when or "(no date)"),
-        ("company", " / ".join(x for x in (story.company, story.team) if x)),
+        ("company", story.company),
+        ("team", story.team),
         ("people", ", ".join(f"{p.name} ({p.role})" if p.role else p.name for p in story.people)),
         ("level", story.level or ""),
         ("questions", ", ".join(story.questions)),
@@ -126,7 +131,17 @@ def _print_story(story: Story) -> None:
     for key, value in facts:
         if value:
             out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
-    out.print(Markdown(story.body()))
+    sections = [
+        ("Situation", story.situation),
+        ("Task", story.task),
+        ("Action", story.action),
+        ("Result", story.result),
+        ("Reflection", story.reflection),
+    ]
+    for heading, text in sections:
+        if text:
+            out.print(f"\n[bold]{heading}[/bold]")
+            out.print(escape(text))
 
 
 @app.command("add")
@@ -160,7 +175,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a story from flags, a story file, stdin, or (in a terminal) your $EDITOR."""
-    from storycoach.storyfile import TEMPLATE, read_text, story_from_fields, story_from_text
+    from storycoach.storyfile import read_text, story_from_fields, story_from_text, story_template
 
     fields = _field_options(
         title, situation, task, action, result, reflection, when, company, team,
@@ -172,12 +187,12 @@ def add(
         )
         if fields:
             story = story_from_fields({**story.model_dump(exclude={"id"}), **fields})
-    elif {"title", "situation", "task", "action", "result"} & fields.keys():
+    elif fields.keys() >= _STAR or (_STAR & fields.keys() and not interactive()):
         story = story_from_fields(fields, "the story")
-    elif interactive():
-        story = _edit_in_editor(TEMPLATE)
+    elif interactive():  # the flags given so far are filled in: nothing typed is lost
+        story = _edit_in_editor(story_template(fields))
         if story is None:
-            raise fail("nothing saved (the template was left empty)", 1)
+            raise fail("nothing saved (the template was left unchanged)", 1)
     else:
         raise fail(
             "give the story as --title/--situation/--task/--action/--result, "
@@ -214,7 +229,10 @@ def list_(
         emit_json([{**s.model_dump(mode="json"), "verdict": verdicts.get(s.id)} for s in stories])
         return
     if not stories:
-        console().print("No stories yet. Add one: storycoach story add --help")
+        if question or marker or tag or active:
+            console().print("No story matches these filters.")
+        else:
+            console().print("No stories yet. Add one: storycoach story add --help")
         return
     from storycoach.cli.table import ID, IDS, Col, print_table
 
@@ -312,8 +330,11 @@ def edit(
     saved = bank.update_story(story_id, story)
     if as_json:
         emit_json(saved)
-    else:
-        console().print(f"Updated story #{saved.id}: {escape(saved.title)}")
+        return
+    verb = "Updated"
+    if saved.retired != current.retired:
+        verb = "Retired" if saved.retired else "Unretired"
+    console().print(f"{verb} story #{saved.id}: {escape(saved.title)}")
 
 
 @app.command("rm")

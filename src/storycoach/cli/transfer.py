@@ -27,7 +27,9 @@ def export(
         file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as error:
         raise StorycoachError(f"cannot write {file}: {error.strerror}") from None
-    console().print(f"Exported {len(data['stories'])} stories to {escape(str(file))}")
+    from storycoach.cli.words import plural
+
+    console().print(f"Exported {plural(len(data['stories']), 'story')} to {escape(str(file))}")
 
 
 def import_(
@@ -48,4 +50,6 @@ def import_(
     if as_json:
         emit_json({"stories": stories, "questions": questions})
     else:
-        console().print(f"Imported {stories} stories and {questions} questions")
+        from storycoach.cli.words import plural
+
+        console().print(f"Imported {plural(stories, 'story')} and {plural(questions, 'question')}")
