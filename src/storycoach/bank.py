@@ -756,3 +756,43 @@ def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> lis
         except ValidationError as error:
             raise StorycoachError(f"{where}.{first_error(error)}") from None
     return records
+
+
+# -- shell completion ---------------------------------------------------------------------------
+
+_PEEK_SQL = {
+    "questions": "SELECT id, text FROM questions ORDER BY id",
+    "markers": "SELECT slug, name FROM markers ORDER BY slug",
+    "stories": "SELECT id, title FROM stories ORDER BY retired, id DESC",
+    "roles": "SELECT DISTINCT value, '' FROM questions, json_each(questions.roles) ORDER BY value",
+    "tags": "SELECT DISTINCT value, '' FROM stories, json_each(stories.tags) ORDER BY value",
+}
+
+
+def peek(path: Path | str, kind: str) -> list[tuple[str, str]]:
+    """`(value, description)` pairs for shell completion, read without opening a `Bank`.
+
+    A completion runs on every <TAB>, so this opens the file read-only: it never creates a
+    bank, never migrates one and never writes. Without a readable bank, questions, markers and
+    roles come from the shipped question bank, and there are no stories or tags yet.
+    """
+    path = Path(path).expanduser()
+    if path.is_file():
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.5)
+            try:
+                return [(str(a), b or "") for a, b in conn.execute(_PEEK_SQL[kind])]
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # an old or damaged bank: fall back to what ships
+    if kind in ("stories", "tags"):
+        return []
+    import tomllib
+
+    seed = tomllib.loads((resource_dir("data") / "questions.toml").read_text(encoding="utf-8"))
+    if kind == "markers":
+        return sorted((m["slug"], m["name"]) for m in seed.get("markers", []))
+    if kind == "roles":
+        return [(r, "") for r in sorted({r for q in seed["questions"] for r in q.get("roles", [])})]
+    return sorted((q["id"], q["text"]) for q in seed.get("questions", []))

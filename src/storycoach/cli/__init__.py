@@ -3,42 +3,170 @@
 from __future__ import annotations
 
 import gc
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from storycoach import __version__
 from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
 from storycoach.cli.common import ErrorBoundary, state
 
+_ORDER = ("story", "questions", "markers", "review", "history", "rubrics", "coverage", "practice")
+
+
+class Root(ErrorBoundary):
+    """The top-level group: commands listed in the order a new user needs them."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(_ORDER)}
+        return sorted(names, key=lambda n: rank.get(n, len(_ORDER)))
+
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: Any = None
+    ) -> None:
+        # Our own --install-completion replaces typer's, so register typer's shell classes here
+        # (they pass each candidate's help to zsh and fish).
+        from typer.completion import completion_init
+
+        completion_init()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
+
+def _display_type(self: TyperOption, ctx: Any) -> str | None:
+    """Help shows `--debug`, not `--debug <bool>`; `--title TEXT`, not `--title <str>`."""
+    if self.is_flag:
+        return None
+    if self.metavar is not None:
+        return self.metavar
+    if self.type_descriptor.is_choice:
+        return _typer_display_type(self, ctx)
+    bare = self.bare_type().removeprefix("list[").removesuffix("]")
+    return {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "FILE"}.get(bare, "VALUE")
+
+
+def _no_type(self: TyperArgument, ctx: Any) -> None:
+    """An argument's metavar (`FILE`, `QUESTION`) already says what it takes."""
+    return None
+
+
+def _usage_name(self: TyperArgument) -> str:
+    """Usage reads `story show ID` (click's convention), not `story show {ID}`."""
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _no_type  # type: ignore[method-assign]
+# typer 0.29 has no public hook for the usage line; this private method is its one home.
+TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+
+# Commands in the order a new user needs them; each summary fits one line of `--help`.
+_STORIES = "Stories and questions"
+_REVIEW = "Review your drafts"
+_COVERAGE = "Coverage and practice"
+_BANK = "Bank and settings"
+
 app = typer.Typer(
-    cls=ErrorBoundary,
+    cls=Root,
     help=(
         "Coach for behavioral interview stories: keep a STAR story bank, get rubric feedback on "
         "a draft before you say it aloud, and see which questions your stories cover."
     ),
     no_args_is_help=True,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    add_completion=False,  # ours takes the shell as a value: see `_install_completion`
 )
-app.add_typer(story.app, name="story", help="Add, list, edit, link and search stories.")
-app.add_typer(questions.app, name="questions", help="The question bank (seeded from the guide).")
-app.command("markers", help="List the culture markers stories and questions link to.")(
-    questions.markers_list
+app.add_typer(
+    story.app,
+    name="story",
+    help="Add, list, edit, link and search stories.",
+    rich_help_panel=_STORIES,
 )
-app.command("review")(review.review)
-app.command("history")(review.history)
-app.command("coverage")(coverage.coverage)
-app.command("practice")(coverage.practice)
-app.add_typer(rubrics.app, name="rubrics", help="The rubric criteria drafts are checked against.")
-app.command("config")(config.config)
-app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(
-    transfer.export
+app.add_typer(
+    questions.app,
+    name="questions",
+    help="The question bank (seeded from the guide).",
+    rich_help_panel=_STORIES,
 )
-app.command("import", help="Add the stories and questions of an export file to the bank.")(
-    transfer.import_
+app.command(
+    "markers",
+    help="List the culture markers stories and questions link to.",
+    rich_help_panel=_STORIES,
+)(questions.markers_list)
+app.command(
+    "review",
+    short_help="Check drafts against the rubrics; exit 1 on fail.",
+    rich_help_panel=_REVIEW,
+)(review.review)
+app.command(
+    "history", short_help="Stored reviews, newest first, with model cost.", rich_help_panel=_REVIEW
+)(review.history)
+app.add_typer(
+    rubrics.app,
+    name="rubrics",
+    help="The rubric criteria drafts are checked against.",
+    rich_help_panel=_REVIEW,
 )
+app.command(
+    "coverage",
+    short_help="Which questions your stories answer: gaps, thin, covered.",
+    rich_help_panel=_COVERAGE,
+)(coverage.coverage)
+app.command(
+    "practice",
+    short_help="Answer your weakest-covered question and get feedback.",
+    rich_help_panel=_COVERAGE,
+)(coverage.practice)
+app.command(
+    "export",
+    help="Write the bank (stories, links, your questions) as JSON.",
+    rich_help_panel=_BANK,
+)(transfer.export)
+app.command(
+    "import",
+    help="Add the stories and questions of an export file to the bank.",
+    rich_help_panel=_BANK,
+)(transfer.import_)
+app.command(
+    "config", short_help="Show the model settings and where each came from.", rich_help_panel=_BANK
+)(config.config)
+
+
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+def _install_completion(value: Shell | None) -> None:
+    """Install completion for the shell named, never for whichever shell runs storycoach."""
+    if value is None:
+        return
+    from typer.completion import install
+
+    shell, path = install(shell=value.value, prog_name="storycoach")
+    typer.echo(f"{shell} completion installed in {path}; it takes effect in a new terminal.")
+    raise typer.Exit()
+
+
+def _show_completion(value: Shell | None) -> None:
+    if value is None:
+        return
+    from typer.completion import get_completion_script
+
+    typer.echo(
+        get_completion_script(
+            prog_name="storycoach", complete_var="_STORYCOACH_COMPLETE", shell=value.value
+        )
+    )
+    raise typer.Exit()
 
 
 def _version(value: bool) -> None:
@@ -56,6 +184,7 @@ def root(
             envvar="STORYCOACH_DB",
             help="Story bank file. Default: bank.db in the storycoach app directory.",
             dir_okay=False,
+            metavar="FILE",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -63,6 +192,30 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    install_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--install-completion",
+            callback=_install_completion,
+            is_eager=True,
+            expose_value=False,
+            metavar="SHELL",
+            case_sensitive=False,
+            help="Install tab completion for SHELL (bash, zsh, fish or powershell).",
+        ),
+    ] = None,
+    show_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--show-completion",
+            callback=_show_completion,
+            is_eager=True,
+            expose_value=False,
+            metavar="SHELL",
+            case_sensitive=False,
+            help="Print the completion script for SHELL, to install it yourself.",
+        ),
+    ] = None,
 ) -> None:
     state.db = db
     state.debug = debug

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from storycoach.cli.common import JsonOption, console, emit_json
+from storycoach.cli.params import complete_rubrics
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,7 +44,14 @@ def list_(as_json: JsonOption = False) -> None:
 
 @app.command("show")
 def show(
-    criterion_id: Annotated[str, typer.Argument(help="Criterion id, e.g. vague-delta.")],
+    criterion_id: Annotated[
+        str,
+        typer.Argument(
+            help="Criterion id, e.g. vague-delta (see `storycoach rubrics list`).",
+            metavar="RUBRIC",
+            autocompletion=complete_rubrics,
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Show one criterion: what it checks, why (with its source), examples and judge anchors."""

@@ -17,6 +17,13 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.params import (
+    level_option,
+    marker_option,
+    question_option,
+    story_argument,
+    tag_option,
+)
 
 if TYPE_CHECKING:
     from storycoach.models import Story
@@ -24,16 +31,12 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 Questions = Annotated[
-    list[str] | None,
-    typer.Option("--question", "-q", help="Question id this story answers (repeatable)."),
+    list[str] | None, question_option("Question id this story answers (repeatable).")
 ]
-Markers = Annotated[
-    list[str] | None,
-    typer.Option("--marker", "-m", help="Culture marker slug it shows (repeatable)."),
-]
-Tags = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
+Markers = Annotated[list[str] | None, marker_option("Culture marker slug it shows (repeatable).")]
+Tags = Annotated[list[str] | None, tag_option("Free tag (repeatable).")]
 _STAR = {"title", "situation", "task", "action", "result"}
-StoryId = Annotated[int, typer.Argument(help="Story id (see `storycoach story list`).")]
+StoryId = Annotated[int, story_argument()]
 
 
 def _field_options(
@@ -159,17 +162,26 @@ def add(
     team: Annotated[str | None, typer.Option(help="Team.")] = None,
     person: Annotated[
         list[str] | None,
-        typer.Option("--person", help='Someone in the story: "Priya Raman (staff engineer)".'),
+        typer.Option(
+            "--person",
+            help='Someone in the story: "Priya Raman (staff engineer)" (repeatable).',
+            metavar="PERSON",
+        ),
     ] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="A measured result.")] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="A measured result (repeatable).", metavar="TEXT"),
+    ] = None,
     tag: Tags = None,
-    level: Annotated[str | None, typer.Option(help="Level band the story shows: E3..E7.")] = None,
+    level: Annotated[str | None, level_option("Level band the story shows.")] = None,
     question: Questions = None,
     marker: Markers = None,
     from_file: Annotated[
         str | None,
         typer.Option(
-            "--from", help="Read a story file (Markdown, front matter, STAR headings); - is stdin."
+            "--from",
+            help="Read a story file (Markdown, front matter, STAR headings); - is stdin.",
+            metavar="FILE",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -212,12 +224,10 @@ def add(
 @app.command("list")
 def list_(
     question: Annotated[
-        str | None, typer.Option("--question", "-q", help="Only stories linked to this question.")
+        str | None, question_option("Only stories linked to this question.")
     ] = None,
-    marker: Annotated[
-        str | None, typer.Option("--marker", "-m", help="Only stories showing this marker.")
-    ] = None,
-    tag: Annotated[str | None, typer.Option(help="Only stories with this tag.")] = None,
+    marker: Annotated[str | None, marker_option("Only stories showing this marker.")] = None,
+    tag: Annotated[str | None, tag_option("Only stories with this tag.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Hide retired stories.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -285,19 +295,19 @@ def edit(
     company: Annotated[str | None, typer.Option(help="New company.")] = None,
     team: Annotated[str | None, typer.Option(help="New team.")] = None,
     person: Annotated[
-        list[str] | None, typer.Option("--person", help="Replace the people.")
+        list[str] | None, typer.Option("--person", help="Replace the people.", metavar="PERSON")
     ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="Replace the metrics.")
+        list[str] | None, typer.Option("--metric", help="Replace the metrics.", metavar="TEXT")
     ] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Replace the tags.")] = None,
-    level: Annotated[str | None, typer.Option(help="New level band.")] = None,
+    tag: Annotated[list[str] | None, tag_option("Replace the tags.")] = None,
+    level: Annotated[str | None, level_option("New level band.")] = None,
     retired: Annotated[
         bool | None,
         typer.Option("--retire/--unretire", help="Retire a worn-out story (kept, not counted)."),
     ] = None,
     from_file: Annotated[
-        str | None, typer.Option("--from", help="Replace with a story file.")
+        str | None, typer.Option("--from", help="Replace with a story file.", metavar="FILE")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -382,7 +392,9 @@ def link(
 
 @app.command("search")
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find in story text and tags.")],
+    query: Annotated[
+        str, typer.Argument(help="Words to find in story text and tags.", metavar="WORDS")
+    ],
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
     as_json: JsonOption = False,
 ) -> None:

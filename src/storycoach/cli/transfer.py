@@ -13,7 +13,10 @@ from storycoach.cli.common import console, emit_json, escape, open_bank
 
 def export(
     file: Annotated[
-        Path | None, typer.Argument(help="Write here instead of standard output.", dir_okay=False)
+        Path | None,
+        typer.Argument(
+            help="Write here instead of standard output.", dir_okay=False, metavar="FILE"
+        ),
     ] = None,
 ) -> None:
     """Export stories with their links and your own questions."""
@@ -33,7 +36,9 @@ def export(
 
 
 def import_(
-    file: Annotated[str, typer.Argument(help="An export file; - reads standard input.")],
+    file: Annotated[
+        str, typer.Argument(help="An export file; - reads standard input.", metavar="FILE")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Import an export file. All or nothing: a bad file changes nothing."""
