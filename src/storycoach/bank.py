@@ -433,6 +433,18 @@ class Bank:
             db["stories"].update(story_id, {"updated": now()})
         return self.story(story_id)
 
+    def link_questions(self, links: Iterable[tuple[int, str]]) -> None:
+        """Link each (story id, question id) pair, all in one transaction: every id is checked
+        first, so an unknown one links nothing."""
+        links = list(links)
+        for story_id in dict.fromkeys(s for s, _ in links):
+            self.story(story_id)
+        self._require_questions(q for _, q in links)
+        with self._writing() as db:
+            for story_id, question_id in links:
+                self._put_links(db, story_id, [question_id], [])
+                db["stories"].update(story_id, {"updated": now()})
+
     def story(self, story_id: int) -> Story:
         stories = self._stories_where("id = ?", [story_id])
         if not stories:
