@@ -90,3 +90,16 @@ def test_widths_give_ids_their_room_and_share_the_rest() -> None:
     assert widths[0] == 30
     assert sum(widths) == 56
     assert widths[1] >= 12 and widths[2] >= 10
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_history_keeps_question_ids_and_dates_whole(
+    invoke: Callable[..., Result], bank: Any, width: int
+) -> None:
+    longest = sorted(bank.question_ids(), key=len)[-1]
+    story = add(bank, "Long one", longest)
+    assert invoke("review", "--story", str(story.id), "--offline").exit_code in (0, 1)
+    [row] = bank.reviews()
+    stamp = row["created"].replace("T", " ")[:16]
+    lines = _lines(invoke("history", env={"COLUMNS": str(width)}))
+    _assert_whole(lines, [longest, stamp], width)
