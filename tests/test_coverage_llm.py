@@ -341,7 +341,7 @@ def test_accept_llm_links_the_model_top_proposal(
 
     route = api.post("/chat/completions")
     route.side_effect = answering(prefer_second)
-    data = json_of(invoke("coverage", "--llm", "--accept", "--json"))
+    data = json_of(invoke("coverage", "--llm", "--accept", "--yes", "--json"))
     assert seen["disagree-principal-direction"][0] == dissent  # BM25's top
     other = seen["disagree-principal-direction"][1]
     assert data["linked"] == [

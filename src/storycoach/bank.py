@@ -192,6 +192,23 @@ def m003_link_suggestions(db: sqlite_utils.Database) -> None:
     db["link_suggestions"].create_index(["cache_key"])
 
 
+@MIGRATIONS(name="m0YY_rejected_links")
+def _rejected_links(db: sqlite_utils.Database) -> None:
+    """Story-question links the user said no to: never suggested again (`coverage --accept`).
+
+    Keyed like `story_questions`; a rejection dies with its story (trigger, as for links).
+    """
+    db["rejected_links"].create(
+        {"story_id": int, "question_id": str, "created": str},
+        pk=("story_id", "question_id"),
+        foreign_keys=[("story_id", "stories", "id"), ("question_id", "questions", "id")],
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS rejected_links_cascade AFTER DELETE ON stories "
+        "BEGIN DELETE FROM rejected_links WHERE story_id = old.id; END"
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -444,6 +461,17 @@ class Bank:
             for story_id, question_id in links:
                 self._put_links(db, story_id, [question_id], [])
                 db["stories"].update(story_id, {"updated": now()})
+
+    def reject_links(self, links: Iterable[tuple[int, str]]) -> None:
+        """Remember (story id, question id) pairs the user said do not belong together."""
+        stamp = now()
+        rows = [{"story_id": s, "question_id": q, "created": stamp} for s, q in links]
+        with self._writing() as db:
+            db["rejected_links"].upsert_all(rows, pk=("story_id", "question_id"))
+
+    def rejected_links(self) -> set[tuple[int, str]]:
+        rows = self._read("SELECT story_id, question_id FROM rejected_links")
+        return {(r["story_id"], r["question_id"]) for r in rows}
 
     def story(self, story_id: int) -> Story:
         stories = self._stories_where("id = ?", [story_id])

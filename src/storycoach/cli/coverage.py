@@ -28,6 +28,7 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.words import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -248,11 +249,11 @@ def _accept(
                 "Nothing to accept: no gap or thin question has a suggestion above the floor."
             )
         return []
-    if not yes and interactive():
-        out.print("[bold]Links to add:[/bold]")
-        for qid, s in plan:
-            out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
-        if not typer.confirm(f"Add these {len(plan)} links?", default=True):
+    if not yes:
+        if not interactive():
+            raise fail("pass --yes to link suggestions without a prompt")
+        plan = _confirm_plan(bank, plan, out)
+        if not plan:
             out.print("No links added.")
             return []
     from storycoach.linking import accept_links
@@ -263,6 +264,43 @@ def _accept(
             f"Linked #{s.story_id} {escape(s.title)} -> {qid} [dim]({escape(s.reason)})[/dim]"
         )
     return linked
+
+
+def _confirm_plan(bank: Any, plan: list[tuple[str, Any]], out: Console) -> list[tuple[str, Any]]:
+    """Ask before linking: all, none, or one by one, where "no" is remembered (a link the user
+    rejected is never suggested again)."""
+    import click
+    from rich.markup import escape
+
+    out.print("[bold]Links to add:[/bold]")
+    for qid, s in plan:
+        out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
+    answer = click.prompt(
+        f"Add {'this link' if len(plan) == 1 else f'these {len(plan)} links'}? "
+        "y = yes, n = no, c = choose one by one",
+        default="y",
+        type=click.Choice(["y", "n", "c"]),
+        show_choices=False,
+    )
+    if answer != "c":
+        return plan if answer == "y" else []
+    chosen, rejected = [], []
+    for qid, s in plan:
+        pick = click.prompt(
+            f"#{s.story_id} {s.title} -> {qid}? y = link, n = wrong (never suggest it again), "
+            "s = skip for now",
+            default="s",
+            type=click.Choice(["y", "n", "s"]),
+            show_choices=False,
+        )
+        if pick == "y":
+            chosen.append((qid, s))
+        elif pick == "n":
+            rejected.append((s.story_id, qid))
+    if rejected:
+        bank.reject_links(rejected)
+        out.print(f"Will not suggest {plural(len(rejected), 'link')} again.")
+    return chosen
 
 
 def _summary(report: CoverageReport) -> str:
