@@ -83,7 +83,7 @@ def test_suggestions_in_json_name_the_matching_story_and_skip_linked_ones(run, s
     disagree = rows["disagree-principal-direction"]
     assert disagree["status"] == "gap"
     assert disagree["suggestions"][0]["story"] == stocked["dissent"].id
-    assert disagree["suggestions"][0]["reason"].startswith("matches: ")
+    assert disagree["suggestions"][0]["reason"].startswith("both mention: ")
     linked = rows["received-critical-feedback"]
     assert stocked["c"].id not in [s["story"] for s in linked["suggestions"]]
     assert rows["dissented-from-decision"]["suggestions"] == []
@@ -298,3 +298,24 @@ def test_a_rejected_link_is_never_suggested_again(run, stocked, bank, json_of, m
     assert (s1, q1) in bank.rejected_links()
     after = by_id(json_of(run("--json")))
     assert s1 not in [s["story"] for s in after[q1]["suggestions"]]
+
+
+def test_reports_name_linked_stories_and_explain_every_cell(run, stocked, tmp_path):
+    md_file, html_file = tmp_path / "cov.md", tmp_path / "cov.html"
+    assert run("--markdown", str(md_file), "--html", str(html_file)).exit_code == 0
+    page = html_file.read_text(encoding="utf-8")
+    md = md_file.read_text(encoding="utf-8")
+    for story in stocked.values():
+        for question in story.questions:
+            assert f"#{story.id} {story.title}" in page, (story.title, question)
+            assert f"#{story.id} {story.title}" in md
+    # every code a heat-map cell can hold is one the legend explains
+    legend = page.split('class="legend muted">')[1].split("</p>")[0]
+    cells = set(re.findall(r'<td class="c (?:gap|thin|covered)"[^>]*>([A-Z]\d*)</td>', page))
+    assert cells
+    for cell in cells:
+        letter = cell[0]
+        assert f">{letter}" in legend, cell
+    assert "T0" in legend and "counts" in legend
+    assert "latest review did not fail" in md
+    _assert_balanced(page)

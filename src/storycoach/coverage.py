@@ -124,7 +124,8 @@ class Suggestion:
 
     @property
     def reason(self) -> str:
-        return "; ".join(["matches: " + ", ".join(self.matches), *self.notes])
+        """Why it is suggested, in the question's own words: `both mention: design review, ...`."""
+        return "; ".join(["both mention: " + ", ".join(self.matches), *self.notes])
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -316,34 +316,36 @@ def _summary(report: CoverageReport) -> str:
 def render(report: CoverageReport, out: Console) -> None:
     """The map as rich tables: questions (gaps first), markers, then what needs attention."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from storycoach.cli.table import ID, IDS, Col, print_table
     from storycoach.coverage import BANK_TARGET, FRESH_MONTHS, OVERUSE_LIMIT
 
     out.print(f"[bold]Coverage[/bold]  {escape(_summary(report))}")
     if not report.questions:
         out.print("No question matches these filters.")
         return
-    table = Table("status", "question", "stories", box=None, pad_edge=False, expand=True)
-    for row in report.questions:
-        table.add_row(
-            f"[{_STYLE[row.status]}]{row.status}[/]",
-            _question_cell(row),
-            " ".join(f"#{i}" for i in row.stories) or "-",
-        )
-    out.print(table)
-
-    markers = Table("marker", "stories", "questions covered", box=None, pad_edge=False)
+    print_table(
+        out,
+        [Col("status", ID), Col("question"), Col("stories", IDS)],
+        [
+            (
+                f"[{_STYLE[row.status]}]{row.status}[/]",
+                _question_cell(row),
+                " ".join(f"#{i}" for i in row.stories) or "-",
+            )
+            for row in report.questions
+        ],
+    )
+    rows = []
     for m in report.markers:
         done = f"{len(m.questions)} of {len(m.total)}"
         style = "green" if m.total and len(m.questions) == len(m.total) else "yellow"
-        markers.add_row(
-            f"{escape(m.marker.name)} [dim]{m.marker.slug}[/dim]",
-            str(len(m.stories)),
-            f"[{style}]{done}[/]",
+        rows.append(
+            (m.marker.slug, escape(m.marker.name), str(len(m.stories)), f"[{style}]{done}[/]")
         )
     out.print()
-    out.print(markers)
+    columns = [Col("marker", ID), Col("name"), Col("stories", ID, "right")]
+    print_table(out, [*columns, Col("questions covered", ID)], rows)
     out.print()
     short = BANK_TARGET - report.active_stories
     if short > 0:
