@@ -53,7 +53,11 @@ def main() -> None:
     run("history", "--limit", "5")
     if has_command("coverage"):
         run("coverage")
-    print(f"\nDone. Explore it: STORYCOACH_DB={BANK.relative_to(ROOT)} storycoach --help")
+    print(
+        "\nDone. To get a `storycoach` command on your PATH, run: make install\n"
+        f"Then explore the demo bank: STORYCOACH_DB={BANK.relative_to(ROOT)} storycoach --help\n"
+        f"(or without installing: STORYCOACH_DB={BANK.relative_to(ROOT)} .venv/bin/storycoach --help)"
+    )
 
 
 if __name__ == "__main__":
