@@ -701,3 +701,13 @@ def test_list_with_filters_that_match_nothing(
     question = bank.question_ids()[0]
     assert "No story matches" in invoke("story", "list", "--question", question).stdout
     expect_error(invoke("story", "list", "--tag", "infr"), "unknown tag", "infra", "story list")
+
+
+def test_show_joins_lines_wrapped_in_the_editor_and_keeps_lists() -> None:
+    from storycoach.cli.words import reflow
+
+    text = "In March 2025 we had no\nmetric at all.\n\n- asked Priya\n- wrote the brief\nOK"
+    assert reflow(text) == (
+        "In March 2025 we had no metric at all.\n\n- asked Priya\n- wrote the brief OK"
+    )
+    assert reflow("List<Order>  and __init__") == "List<Order>  and __init__"

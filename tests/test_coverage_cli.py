@@ -270,7 +270,7 @@ def test_accept_in_a_terminal_asks_first(run, stocked, bank, monkeypatch):
     monkeypatch.setattr(cli, "interactive", lambda: True)
     declined = run("--accept", input="n\n")
     assert declined.exit_code == 0, declined.output
-    assert "Links to add:" in declined.stdout and "No links added." in declined.stdout
+    assert "Links to add" in declined.stdout and "No links added." in declined.stdout
     assert bank.story(stocked["dissent"].id).questions == []
     accepted = run("--accept", input="y\n")
     assert f"Linked #{stocked['dissent'].id}" in accepted.stdout

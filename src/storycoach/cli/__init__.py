@@ -30,7 +30,7 @@ class Root(ErrorBoundary):
     ) -> None:
         # Our own --install-completion replaces typer's, so register typer's shell classes here
         # (they pass each candidate's help to zsh and fish).
-        from typer.completion import completion_init
+        from typer._completion_classes import completion_init
 
         completion_init()
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
@@ -48,7 +48,7 @@ def _display_type(self: TyperOption, ctx: Any) -> str | None:
     return {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "FILE"}.get(bare, "VALUE")
 
 
-def _no_type(self: TyperArgument, ctx: Any) -> None:
+def _no_type(self: TyperArgument, ctx: Any) -> str | None:
     """An argument's metavar (`FILE`, `QUESTION`) already says what it takes."""
     return None
 
@@ -61,7 +61,7 @@ def _usage_name(self: TyperArgument) -> str:
 
 _typer_display_type = TyperOption.display_type_rich
 TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
-TyperArgument.display_type_rich = _no_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _no_type  # type: ignore[method-assign, assignment]
 # typer 0.29 has no public hook for the usage line; this private method is its one home.
 TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
 
@@ -149,7 +149,7 @@ def _install_completion(value: Shell | None) -> None:
     """Install completion for the shell named, never for whichever shell runs storycoach."""
     if value is None:
         return
-    from typer.completion import install
+    from typer._completion_shared import install
 
     shell, path = install(shell=value.value, prog_name="storycoach")
     typer.echo(f"{shell} completion installed in {path}; it takes effect in a new terminal.")
@@ -159,7 +159,7 @@ def _install_completion(value: Shell | None) -> None:
 def _show_completion(value: Shell | None) -> None:
     if value is None:
         return
-    from typer.completion import get_completion_script
+    from typer._completion_shared import get_completion_script
 
     typer.echo(
         get_completion_script(

@@ -272,7 +272,7 @@ def _confirm_plan(bank: Any, plan: list[tuple[str, Any]], out: Console) -> list[
     import click
     from rich.markup import escape
 
-    out.print("[bold]Links to add:[/bold]")
+    out.print("[bold]Links to add[/bold] (answer c to choose; n = never suggest that link again):")
     for qid, s in plan:
         out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
     answer = click.prompt(
@@ -287,8 +287,7 @@ def _confirm_plan(bank: Any, plan: list[tuple[str, Any]], out: Console) -> list[
     chosen, rejected = [], []
     for qid, s in plan:
         pick = click.prompt(
-            f"#{s.story_id} {s.title} -> {qid}? y = link, n = wrong (never suggest it again), "
-            "s = skip for now",
+            f"#{s.story_id} {s.title} -> {qid}? y = link, n = never, s = skip",
             default="s",
             type=click.Choice(["y", "n", "s"]),
             show_choices=False,

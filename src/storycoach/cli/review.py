@@ -124,7 +124,9 @@ def review(
     raise typer.Exit(batch.exit_code)
 
 
-def render_batch(batch: ReviewBatch, titles: dict[int, str], *, quiet: bool = False) -> None:
+def render_batch(
+    batch: ReviewBatch, titles: dict[int, str] | None = None, *, quiet: bool = False
+) -> None:
     """Per draft: a heading, linter lines, the criterion table, the model's part, the verdict.
 
     Several drafts (or --quiet) end with one summary line, as a linter does."""
@@ -133,7 +135,7 @@ def render_batch(batch: ReviewBatch, titles: dict[int, str], *, quiet: bool = Fa
         for index, item in enumerate(batch.items):
             if index:
                 out.print()
-            render_item(item, titles)
+            render_item(item, titles or {})
     if quiet or len(batch.items) > 1:
         if not quiet:
             out.print()

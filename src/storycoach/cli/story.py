@@ -115,8 +115,11 @@ def _print_story(story: Story) -> None:
     """The story as the user wrote it: labels for the facts, the STAR text verbatim.
 
     The body is the user's text, not Markdown to render: `List<Order>` and `__init__` must
-    print as typed, so each section is printed escaped under a bold heading.
+    print as typed, so each section is printed escaped under a bold heading (lines the user
+    wrapped in their editor joined, so the terminal wraps them once).
     """
+    from storycoach.cli.words import reflow
+
     out = console()
     out.print(f"[bold]#{story.id} {escape(story.title)}[/bold]")
     facts = [
@@ -144,7 +147,7 @@ def _print_story(story: Story) -> None:
     for heading, text in sections:
         if text:
             out.print(f"\n[bold]{heading}[/bold]")
-            out.print(escape(text))
+            out.print(escape(reflow(text)))
 
 
 @app.command("add")

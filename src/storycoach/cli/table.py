@@ -131,7 +131,10 @@ def _print_blocks(
     for n, row in enumerate(cells):
         if n:
             out.print()
-        out.print(Text.assemble(row[first[0]], style="bold"), no_wrap=True, overflow="ignore")
+        head = row[first[0]]
+        if head.plain.isdigit():  # a bare "7" on its own line reads as nothing: "#7"
+            head = Text.assemble("#", head)
+        out.print(Text.assemble(head, style="bold"), no_wrap=True, overflow="ignore")
         grid = Table.grid(padding=(0, _GAP, 0, 0), pad_edge=False)
         grid.add_column(width=key_width + 2, no_wrap=True)
         grid.add_column(overflow="fold")

@@ -110,10 +110,10 @@ def to_markdown(report: CoverageReport) -> str:
             out.append(f"- **Linked:** {_md(_stories(report, row.stories))}")
         for s in row.suggestions:
             out.append(f"- **Try** #{s.story_id} {_md(s.title)} ({_md(s.reason)})")
-        for m in row.llm_suggestions or []:
+        for proposal in row.llm_suggestions or []:
             out.append(
-                f"- **Model suggests** #{m.story_id} {_md(m.title)} "
-                f"({m.confidence}/5: {_md(m.reason)})"
+                f"- **Model suggests** #{proposal.story_id} {_md(proposal.title)} "
+                f"({proposal.confidence}/5: {_md(proposal.reason)})"
             )
         out += [f"- Next: `{_link_hint(row)}`", ""]
     out += [
