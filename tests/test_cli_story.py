@@ -204,7 +204,11 @@ def test_add_without_fields_outside_a_terminal_explains(
 
 def _filled_template() -> str:
     text = TEMPLATE.replace("title:\n", "title: Written in my editor\n", 1)
-    text = text.replace("when:  ", "when: 2024-05", 1)
+    return _fill_star(text.replace("when:  ", "when: 2024-05", 1))
+
+
+def _fill_star(text: str) -> str:
+    """The four STAR sections of an editor template, written."""
     for heading, content in (
         ("Situation", "Our deploys broke weekly."),
         ("Task", "I owned the release train."),
@@ -640,19 +644,9 @@ def test_flags_given_with_the_editor_are_kept(
     question = bank.question_ids()[0]
     slug = bank.marker_slugs()[0]
 
-    def fill(template: str) -> str:
-        for heading, content in (
-            ("Situation", "Our deploys broke weekly."),
-            ("Task", "I owned the release train."),
-            ("Action", "I added canaries with Dana Ito."),
-            ("Result", "Rollbacks fell from 6 to 1 a quarter."),
-        ):
-            template = template.replace(f"## {heading}\n", f"## {heading}\n\n{content}\n", 1)
-        return template
-
     opened: list[str] = []
     monkeypatch.setattr(story_cli, "interactive", lambda: True)
-    monkeypatch.setattr(click, "edit", lambda text, **_: opened.append(text) or fill(text))
+    monkeypatch.setattr(click, "edit", lambda text, **_: opened.append(text) or _fill_star(text))
     args = ["--question", question, "--marker", slug, "--team", "Core", "--title", 'Said "no"']
     result = invoke("story", "add", *args, "--reflection", "I ask earlier now.")
     assert result.exit_code == 0, result.stderr

@@ -68,7 +68,7 @@ def test_story_list_keeps_ids_and_dates_whole(
     lines = _lines(invoke("story", "list", env={"COLUMNS": str(width)}))
     dates = [s.when for s in stories if s.when]
     _assert_whole(lines, [*longest, *slugs, *dates], width)
-    assert any(line.lstrip().startswith(str(stories[1].id)) for line in lines)
+    assert any(line.lstrip().lstrip("#").startswith(str(stories[1].id)) for line in lines)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

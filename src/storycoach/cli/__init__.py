@@ -65,12 +65,6 @@ TyperArgument.display_type_rich = _no_type  # type: ignore[method-assign, assign
 # typer 0.29 has no public hook for the usage line; this private method is its one home.
 TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
 
-# Commands in the order a new user needs them; each summary fits one line of `--help`.
-_STORIES = "Stories and questions"
-_REVIEW = "Review your drafts"
-_COVERAGE = "Coverage and practice"
-_BANK = "Bank and settings"
-
 app = typer.Typer(
     cls=Root,
     help=(
@@ -82,60 +76,46 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,  # ours takes the shell as a value: see `_install_completion`
 )
-app.add_typer(
-    story.app,
-    name="story",
-    help="Add, list, edit, link and search stories.",
-    rich_help_panel=_STORIES,
-)
-app.add_typer(
-    questions.app,
-    name="questions",
-    help="The question bank (seeded from the guide).",
-    rich_help_panel=_STORIES,
-)
-app.command(
-    "markers",
-    help="List the culture markers stories and questions link to.",
-    rich_help_panel=_STORIES,
-)(questions.markers_list)
-app.command(
-    "review",
-    short_help="Check drafts against the rubrics; exit 1 on fail.",
-    rich_help_panel=_REVIEW,
-)(review.review)
-app.command(
-    "history", short_help="Stored reviews, newest first, with model cost.", rich_help_panel=_REVIEW
-)(review.history)
-app.add_typer(
-    rubrics.app,
-    name="rubrics",
-    help="The rubric criteria drafts are checked against.",
-    rich_help_panel=_REVIEW,
-)
-app.command(
-    "coverage",
-    short_help="Which questions your stories answer: gaps, thin, covered.",
-    rich_help_panel=_COVERAGE,
-)(coverage.coverage)
-app.command(
-    "practice",
-    short_help="Answer your weakest-covered question and get feedback.",
-    rich_help_panel=_COVERAGE,
-)(coverage.practice)
-app.command(
-    "export",
-    help="Write the bank (stories, links, your questions) as JSON.",
-    rich_help_panel=_BANK,
-)(transfer.export)
-app.command(
-    "import",
-    help="Add the stories and questions of an export file to the bank.",
-    rich_help_panel=_BANK,
-)(transfer.import_)
-app.command(
-    "config", short_help="Show the model settings and where each came from.", rich_help_panel=_BANK
-)(config.config)
+# (name, what it is, one-line summary): groups are typer sub-apps, the rest commands.
+_PANELS: list[tuple[str, list[tuple[str, Any, str]]]] = [
+    (
+        "Stories and questions",
+        [
+            ("story", story.app, "Add, list, edit, link and search stories."),
+            ("questions", questions.app, "The question bank (seeded from the guide)."),
+            ("markers", questions.markers_list, "The culture markers stories and questions show."),
+        ],
+    ),
+    (
+        "Review your drafts",
+        [
+            ("review", review.review, "Check drafts against the rubrics; exit 1 on fail."),
+            ("history", review.history, "Stored reviews, newest first, with model cost."),
+            ("rubrics", rubrics.app, "The rubric criteria drafts are checked against."),
+        ],
+    ),
+    (
+        "Coverage and practice",
+        [
+            ("coverage", coverage.coverage, "Which questions your stories answer: gaps, thin."),
+            ("practice", coverage.practice, "Answer your weakest-covered question, get feedback."),
+        ],
+    ),
+    (
+        "Bank and settings",
+        [
+            ("export", transfer.export, "Write the bank (stories, links, questions) as JSON."),
+            ("import", transfer.import_, "Add the stories and questions of an export file."),
+            ("config", config.config, "Show the model settings and where each came from."),
+        ],
+    ),
+]
+for _panel, _entries in _PANELS:
+    for _name, _target, _summary in _entries:
+        if isinstance(_target, typer.Typer):
+            app.add_typer(_target, name=_name, help=_summary, rich_help_panel=_panel)
+        else:  # the docstring stays the command's own --help; the summary is for the list
+            app.command(_name, short_help=_summary, rich_help_panel=_panel)(_target)
 
 
 class Shell(StrEnum):

@@ -251,22 +251,24 @@ def _gaps(report: CoverageReport) -> str:
         items.append(f'<p class="muted">{_e("; ".join(row.reasons))}</p>')
         if row.stories:
             items.append(f"<p>Linked: {_e(_stories(report, row.stories))}</p>")
-        if row.suggestions:
-            items.append("<p><b>Stories that may answer it:</b></p><ul>")
-            items += [
-                f"<li>#{s.story_id} {_e(s.title)} <span class='muted'>"
-                f"(score {s.score:.1f}; {_e(s.reason)})</span></li>"
-                for s in row.suggestions
-            ]
-            items.append("</ul>")
-        if row.llm_suggestions:
-            items.append("<p><b>The model suggests:</b></p><ul>")
-            items += [
-                f"<li>#{m.story_id} {_e(m.title)} <span class='muted'>"
-                f"({m.confidence}/5: {_e(m.reason)})</span></li>"
-                for m in row.llm_suggestions
-            ]
-            items.append("</ul>")
+        offline = [
+            (s.story_id, s.title, f"score {s.score:.1f}; {s.reason}") for s in row.suggestions
+        ]
+        model = [
+            (m.story_id, m.title, f"{m.confidence}/5: {m.reason}")
+            for m in row.llm_suggestions or []
+        ]
+        for heading, found in (
+            ("Stories that may answer it", offline),
+            ("The model suggests", model),
+        ):
+            if found:
+                items.append(f"<p><b>{heading}:</b></p><ul>")
+                items += [
+                    f"<li>#{sid} {_e(title)} <span class='muted'>({_e(why)})</span></li>"
+                    for sid, title, why in found
+                ]
+                items.append("</ul>")
         items.append(f"<p class='muted'>Next: <code>{_e(_link_hint(row))}</code></p></article>")
         parts.append("".join(items))
     return "\n".join(parts)
