@@ -356,7 +356,9 @@ class StorycoachServer(LanguageServer):
             types.CodeAction(
                 title="Review with the model (storycoach)",
                 kind=types.CodeActionKind.Source,
-                command=types.Command("Review with the model", REVIEW_WITH_MODEL, [uri]),
+                command=types.Command(
+                    title="Review with the model", command=REVIEW_WITH_MODEL, arguments=[uri]
+                ),
             )
         ]
         analysis = state.analysis
@@ -370,7 +372,7 @@ class StorycoachServer(LanguageServer):
                 types.CodeAction(
                     title=title,
                     kind=types.CodeActionKind.Source,
-                    command=types.Command(title, SAVE_STORY, [uri]),
+                    command=types.Command(title=title, command=SAVE_STORY, arguments=[uri]),
                 )
             )
         question = analysis.result.question if analysis.result else None
@@ -380,7 +382,7 @@ class StorycoachServer(LanguageServer):
                 types.CodeAction(
                     title=title,
                     kind=types.CodeActionKind.Source,
-                    command=types.Command(title, SHOW_COVERAGE, [question]),
+                    command=types.Command(title=title, command=SHOW_COVERAGE, arguments=[question]),
                 )
             )
         only = params.context.only
