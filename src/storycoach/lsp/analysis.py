@@ -78,7 +78,7 @@ class Analysis:
     result: ReviewResult | None = None
     notes: list[Note] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-    story: Story | None = None  # the file as a story, when it is a complete story file
+    story: Story | None = None  # the file as a story (computed when `id:` names one)
     story_id: int | None = None  # the bank story its front matter names, if it exists
 
 
@@ -145,17 +145,15 @@ def _broken(error: StorycoachError) -> Note:
 
 
 def _story_status(bank: Bank, text: str, label: str, analysis: Analysis) -> None:
-    """The file as a story, and a hint on the stored story its front matter names."""
+    """A hint on the stored story the front matter names (`id: 12`): its last verdict, whether
+    that is stale, and whether this file differs from the bank's copy."""
     from storycoach.bank import text_hash
-    from storycoach.storyfile import story_from_text, story_to_text
+    from storycoach.storyfile import story_to_text
 
-    try:
-        analysis.story = story_from_text(text, label)
-    except StorycoachError:
-        analysis.story = None
     raw = analysis.meta.get("id")
     if raw is None:
         return
+    analysis.story = as_story(text, label)
     line = front_matter_line(text, "id")
     try:
         stored = bank.story(int(raw))
@@ -186,6 +184,16 @@ def _story_status(bank: Bank, text: str, label: str, analysis: Analysis) -> None
     if analysis.story is not None and _content(analysis.story) != _content(stored):
         message += f"; this file differs from the bank's copy (Update story {stored.id})"
     analysis.notes.append(Note(message, line, "hint", "story-status"))
+
+
+def as_story(text: str, label: str) -> Story | None:
+    """The file as a story for the bank, or None when it is not a complete story file."""
+    from storycoach.storyfile import story_from_text
+
+    try:
+        return story_from_text(text, label)
+    except StorycoachError:
+        return None
 
 
 def _content(story: Story) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from storycoach.lsp.analysis import (
     Note,
     ServerSettings,
     analyze,
+    as_story,
     candidates,
     explain,
     front_matter_key,
@@ -362,7 +363,8 @@ class StorycoachServer(LanguageServer):
             )
         ]
         analysis = state.analysis
-        if analysis.story is not None:
+        text = self.workspace.get_text_document(uri).source
+        if as_story(text, self.label(uri)) is not None:
             title = (
                 f"Update story {analysis.story_id} in the bank"
                 if analysis.story_id
@@ -583,7 +585,9 @@ def build(bank_path: Path) -> StorycoachServer:
         def wrap(handler: Callable[P, R]) -> Callable[P, R]:
             @functools.wraps(handler)
             def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-                return _guarded(server, what, default, lambda: handler(*args, **kwargs))
+                call: Callable[[], R] = functools.partial(handler, *args, **kwargs)
+                result: R = _guarded(server, what, default, call)
+                return result
 
             return inner
 
