@@ -136,9 +136,11 @@ def main() -> None:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)
     client = Client([sys.executable, "-m", "storycoach", "lsp"], env)
-    client.request(
+    capabilities = client.request(
         "initialize", {"processId": os.getpid(), "rootUri": work.as_uri(), "capabilities": {}}
-    )
+    )["capabilities"]
+    sync = capabilities["textDocumentSync"]
+    incremental = (sync["change"] if isinstance(sync, dict) else sync) == 2
     client.notify("initialized", {})
 
     text = draft_of(500, rng)
@@ -155,19 +157,21 @@ def main() -> None:
     end = len(text.split("\n")[last_line])  # ASCII: characters are UTF-16 units
 
     def edit(word: str) -> float:
-        """Append a word at the end of the draft's last line (an incremental change)."""
-        nonlocal version, end
+        """Append a word at the end of the draft's last line, as the server asked to be told:
+        the edit alone (incremental sync) or the whole new text (full sync)."""
+        nonlocal version, end, text
         version += 1
         position = {"line": last_line, "character": end}
+        lines = text.split("\n")
+        lines[last_line] += f" {word}"
+        text = "\n".join(lines)
         end += len(word) + 1
+        change: dict[str, Any] = {"text": text}
+        if incremental:
+            change = {"range": {"start": position, "end": position}, "text": f" {word}"}
         return client.notify(
             "textDocument/didChange",
-            {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [
-                    {"range": {"start": position, "end": position}, "text": f" {word}"}
-                ],
-            },
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
         )
 
     words = ["better", "improved", "latency", "Priya", "2024", "we", "I", "shipped"]
@@ -210,7 +214,10 @@ def main() -> None:
     idle_after = client.rss_kib()
     client.close()
 
-    print(f"500-word draft, {len(first)} diagnostics on open")
+    print(
+        f"500-word draft, {len(first)} diagnostics on open, "
+        f"{'incremental' if incremental else 'full'} document sync"
+    )
     print(
         f"didChange -> publishDiagnostics, single edits ({len(single)}): "
         f"median {statistics.median(single):.1f} ms, p95 {percentile(single, 95):.1f} ms, "

@@ -103,7 +103,11 @@ class StorycoachServer(LanguageServer):
     """pygls server with the bank, the settings and per-file state of one editor session."""
 
     def __init__(self, bank_path: Path) -> None:
-        super().__init__("storycoach", __version__)
+        # Full sync: a draft is a few KB, and replacing the text is cheaper than pygls applying
+        # an incremental edit, which walks the edited line a character at a time in Python.
+        super().__init__(
+            "storycoach", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full
+        )
         self.bank_path = bank_path
         self.settings = ServerSettings()
         self.files: dict[str, FileState] = {}
@@ -618,6 +622,9 @@ def build(bank_path: Path) -> StorycoachServer:
     @server.feature(types.INITIALIZED)
     @guard_async("initialized")
     async def initialized(ls: StorycoachServer, params: types.InitializedParams) -> None:
+        # Load the rubrics and open the bank now, not on the first keystroke.
+        _guarded(ls, "loading the rubrics", None, lambda: ls.criteria)
+        _guarded(ls, "opening the bank", None, lambda: ls.bank)
         await ls.pull_configuration()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
