@@ -113,6 +113,7 @@ class StorycoachServer(LanguageServer):
         self.files: dict[str, FileState] = {}
         self._bank: Bank | None = None
         self._criteria: dict[str, Criterion] | None = None
+        self._docs: dict[str, str | None] = {}  # rule id -> its rubric file's URI
 
     # -- shared resources -----------------------------------------------------------------------
 
@@ -304,10 +305,11 @@ class StorycoachServer(LanguageServer):
         """The rule's documentation: the configured URL, else its own rubric file."""
         if self.settings.rule_docs:
             return self.settings.rule_docs.replace("{rule}", rule)
-        criterion = self.criteria.get(rule)
-        if criterion is None or criterion.path is None:
-            return None
-        return criterion.path.resolve().as_uri()
+        if rule not in self._docs:
+            criterion = self.criteria.get(rule)
+            path = criterion.path if criterion else None
+            self._docs[rule] = path.resolve().as_uri() if path else None
+        return self._docs[rule]
 
     # -- hover, completion, code actions ----------------------------------------------------------
 
