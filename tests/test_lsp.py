@@ -544,21 +544,11 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield server
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def model_client(
-    fake_model: Any, lsp_client: LanguageClient, tmp_path: Path
-) -> AsyncIterator[None]:
-    await start(lsp_client, tmp_path)
-    yield
-    await lsp_client.shutdown_session()
-
-
 @pytest.mark.asyncio
 async def test_review_with_the_model_publishes_its_findings_and_uses_the_cache(
-    fake_model: Any, model_client: LanguageClient, tmp_path: Path, bank: Any
+    fake_model: Any, client: LanguageClient, tmp_path: Path, bank: Any
 ) -> None:
-    # (`fake_model` first: the server process starts with the environment it sets.)
-    client = model_client
+    # `fake_model` comes first: the server process starts with the environment it sets.
     uri = await open_file(client, tmp_path / "cache.md", STORY)
     assert not any(d.source == "storycoach (model)" for d in client.diagnostics[uri])
     review = (await actions(client, uri))["Review with the model (storycoach)"]
@@ -581,20 +571,10 @@ def dead_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORYCOACH_TIMEOUT", "5")
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def dead_model_client(
-    dead_model: None, lsp_client: LanguageClient, tmp_path: Path
-) -> AsyncIterator[None]:
-    await start(lsp_client, tmp_path)
-    yield
-    await lsp_client.shutdown_session()
-
-
 @pytest.mark.asyncio
 async def test_a_model_failure_is_a_message_not_a_dead_server(
-    dead_model: None, dead_model_client: LanguageClient, tmp_path: Path
+    dead_model: None, client: LanguageClient, tmp_path: Path
 ) -> None:
-    client = dead_model_client
     uri = await open_file(client, tmp_path / "cache.md", STORY)
     assert (
         await run(client, (await actions(client, uri))["Review with the model (storycoach)"])
