@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from storycoach.models import Finding, Level, Question, Record, Verdict, verdict_for
+from storycoach.models import Finding, Level, Question, Record, Story, Verdict, verdict_for
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
@@ -568,6 +568,118 @@ def _add_usage(llm: MockLlm, calls: Sequence[Any]) -> None:
             llm.tokens_out = (llm.tokens_out or 0) + call.tokens_out
         if call.cost_usd is not None:
             llm.cost_usd = round((llm.cost_usd or 0.0) + call.cost_usd, 8)
+
+
+# -- choosing, timing, saving ------------------------------------------------------------------
+
+
+def choose_question(
+    bank: Bank, question_id: str | None, *, story: Story | None = None, level: str | None = None
+) -> Question:
+    """The given question; else the story's one linked question; else the weakest-covered
+    question, chosen exactly as `practice` chooses it."""
+    if question_id:
+        return bank.question(question_id)
+    if story is not None and len(story.questions) == 1:
+        return bank.question(story.questions[0])
+    from storycoach.coverage import load_coverage, weakest
+
+    report = load_coverage(bank, level=level, suggest=False)
+    return weakest(report, bank.practice_counts()).question
+
+
+def speaking_rate(criteria: Sequence[Criterion]) -> float | None:
+    """Words per minute aloud: the middle of the spoken-length rule's range (one home for the
+    figure: its rubric file). None when that rule is not loaded."""
+    for criterion in criteria:
+        if criterion.detector == "spoken_length":
+            low = criterion.params.get("words_per_minute_low")
+            high = criterion.params.get("words_per_minute_high")
+            if isinstance(low, int | float) and isinstance(high, int | float):
+                return (low + high) / 2
+    return None
+
+
+def spoken_minutes(text: str, wpm: float | None) -> float | None:
+    """How long `text` takes to say at `wpm` words per minute (headings are not spoken)."""
+    if not wpm:
+        return None
+    words = [w for line in text.splitlines() if not line.lstrip().startswith("#")
+             for w in line.split()]  # fmt: skip
+    return len(words) / wpm
+
+
+def follow_up_model(*, offline: bool) -> tuple[FollowUpModel | None, str | None]:
+    """The model for follow-ups and the rewrite when one is configured (and not `offline`),
+    else None and, when nothing is configured, the hint saying how to set one up."""
+    from storycoach.settings import load_settings
+
+    settings = load_settings()
+    if offline:
+        return None, None
+    if not settings.enabled:
+        return None, settings.hint
+    from storycoach.coach.followup import FollowUpCoach
+
+    return FollowUpCoach(settings), None
+
+
+def story_from_session(
+    session: MockSession, *, base: Story | None = None, title: str | None = None
+) -> Story:
+    """The improved draft as a story linked to the round's question: a new one, or `base`
+    with its STAR parts replaced by the draft's (parts the draft lacks are kept)."""
+    from storycoach.storyfile import sections, story_from_fields
+
+    label = f"mock session #{session.id}"
+    _, parts = sections(session.improved_draft)
+    parts = {k: v for k, v in parts.items() if v.strip()}
+    if base is not None:
+        data = base.model_dump(exclude={"id", "created", "updated"})
+        data.update(parts)
+        data["questions"] = list(dict.fromkeys([*base.questions, session.question]))
+        return story_from_fields(data, label)
+    missing = [p for p in ("situation", "task", "action", "result") if p not in parts]
+    if missing:
+        from storycoach.errors import StorycoachError
+
+        raise StorycoachError(
+            f"{label}: the improved draft has no {', '.join(m.title() for m in missing)}: "
+            f"add it with `storycoach mock show {session.id} --draft > draft.md`, edit the "
+            "file, then `storycoach story add --from draft.md`"
+        )
+    first = session.turns[0].answer if session.turns else ""
+    data = {
+        **parts,
+        "title": title or _clip(_sentences(first)[0] if first else session.question, 80),
+        "questions": [session.question],
+        "level": session.level,
+    }
+    return story_from_fields(data, label)
+
+
+def session_story_text(session: MockSession) -> str:
+    """The improved draft as a story file for `$EDITOR` (front matter: title, question)."""
+    first = session.turns[0].answer if session.turns else ""
+    title = _clip(_sentences(first)[0] if first else session.question, 80)
+    level = f"level: {session.level}\n" if session.level else ""
+    return (
+        f"---\ntitle: {title!r}\nquestions: [{session.question}]\n{level}---\n"
+        + _with_all_parts(session.improved_draft)
+    )
+
+
+def _with_all_parts(draft: str) -> str:
+    """The draft with every STAR heading, empty where the round gave nothing, to fill in."""
+    from storycoach.storyfile import sections
+
+    _, parts = sections(draft)
+    blocks = [
+        f"## {name}\n\n{parts.get(name.lower(), '')}".rstrip()
+        for key, name in PARTS
+        if key != "L" or parts.get(name.lower())
+    ]
+    return "\n\n".join(blocks) + "\n"
 
 
 # -- fact checking the rewrite -----------------------------------------------------------------
