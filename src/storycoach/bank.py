@@ -22,13 +22,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from pydantic import BaseModel, ValidationError
 
 from storycoach.errors import NotFoundError, StorycoachError, first_error
-from storycoach.mock import MockSession
 from storycoach.models import (
     Finding,
     LlmReview,
@@ -39,6 +38,9 @@ from storycoach.models import (
     Story,
 )
 from storycoach.resources import resource_dir
+
+if TYPE_CHECKING:
+    from storycoach.mock import MockSession
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
 EXPORT_VERSION = 1
@@ -854,6 +856,8 @@ class Bank:
 
     @staticmethod
     def _mock_from_row(row: dict[str, Any]) -> MockSession:
+        from storycoach.mock import MockSession  # only commands that read rounds pay for it
+
         return MockSession.model_validate(
             {
                 "id": row["id"],

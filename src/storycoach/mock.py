@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -244,11 +244,13 @@ class Round:
         return self._probe()
 
     def targets(self) -> dict[str, str]:
-        """What a follow-up may target now: each open finding and each question probe, with a
-        line saying what it is (the model is given these and must pick one)."""
+        """What a follow-up may target now: each open finding (with its criterion's title) and
+        each question probe (with its text); the model is given these and must pick one. No
+        user text here: what the candidate said goes to the model fenced (and redacted)."""
         allowed: dict[str, str] = {}
         for f in sorted(self.findings, key=self._rank):
-            allowed.setdefault(f.rule, f.message)
+            criterion = self._by_id.get(f.rule)
+            allowed.setdefault(f.rule, criterion.title if criterion else f.rule)
         for index, probe in enumerate(self.question.probes, 1):
             allowed[f"{PROBE_PREFIX}{index}"] = probe
         return allowed
@@ -327,7 +329,8 @@ class Round:
 
     def debrief(self) -> list[Outcome]:
         """Per criterion ever open: when it opened, which follow-up closed it and with which
-        sentence, or that it is still open. Ordered by severity, then first opened."""
+        sentence, or that it is still open. Closed ones in the order they closed, then the
+        open ones, worst first."""
         outcomes: dict[str, Outcome] = {}
         previous: set[str] = set()
         for index, turn in enumerate(self.turns):
@@ -342,7 +345,13 @@ class Round:
                 outcome.closed_by = self._closing_sentence(index, rule)
             previous = now
         return sorted(
-            outcomes.values(), key=lambda o: (_SEVERITY_RANK.get(o.severity, 3), o.opened_at)
+            outcomes.values(),
+            key=lambda o: (
+                o.closed_at is None,
+                o.closed_at or 0,
+                _SEVERITY_RANK.get(o.severity, 3),
+                o.opened_at,
+            ),
         )
 
     def _closing_sentence(self, index: int, rule: str) -> str | None:
@@ -403,7 +412,7 @@ def render_parts(parts: dict[str, list[str]]) -> str:
         for key, heading in PARTS
         if parts.get(key)
     ]
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join(blocks)
 
 
 # -- running a round --------------------------------------------------------------------------
@@ -413,20 +422,22 @@ def render_parts(parts: dict[str, list[str]]) -> str:
 Reader = Callable[[Ask, int], "tuple[str, float | None] | None"]
 
 
-class FollowUpModel:
-    """What the round needs from a model; `storycoach.coach.followup` implements it."""
+class FollowUpModel(Protocol):
+    """What the round needs from a model; `storycoach.coach.followup.FollowUpCoach` is one.
 
-    model: str
+    Both methods raise `ModelError` (with `.calls`) when the model cannot answer; `follow_up`
+    returns None as its ask when the answer does not target an allowed target."""
+
+    @property
+    def model(self) -> str: ...
 
     def follow_up(
         self, rnd: Round, *, redact: bool, names: Sequence[str]
-    ) -> tuple[Ask | None, list[Any]]:  # pragma: no cover - interface
-        raise NotImplementedError
+    ) -> tuple[Ask | None, Sequence[Any]]: ...
 
     def rewrite(
         self, rnd: Round, offline: str, *, redact: bool, names: Sequence[str]
-    ) -> tuple[str | None, list[Any]]:  # pragma: no cover - interface
-        raise NotImplementedError
+    ) -> tuple[str | None, Sequence[Any]]: ...
 
 
 def run_round(
@@ -455,7 +466,12 @@ def run_round(
         llm=MockLlm(model=model.model) if model else None,
         llm_status="pending" if model else "skipped",
     )
-    session.id = bank.add_mock_session(session)
+
+    def save() -> None:  # the row is created with the first answer: an empty round is not kept
+        if session.id is None:
+            session.id = bank.add_mock_session(session)
+        else:
+            bank.save_mock_session(session)
 
     def record(calls: Sequence[Any], purpose: str) -> None:
         assert session.id is not None and session.llm is not None
@@ -477,18 +493,16 @@ def run_round(
         if on_ask is not None:
             on_ask(ask, index)
         got = read(ask, index)
-        if got is None:
-            break
-        text, seconds = got
-        if not text.strip():
+        if got is None or not got[0].strip():
             if index == 0:
                 from storycoach.errors import StorycoachError
 
                 raise StorycoachError("nothing to review: the first answer was empty")
             break
+        text, seconds = got
         turn = rnd.answer(ask, text, seconds)
         session.turns = list(rnd.turns)
-        bank.save_mock_session(session)
+        save()
         if on_turn is not None:
             on_turn(turn)
         offline = rnd.next_ask()
@@ -506,7 +520,7 @@ def run_round(
                     session.llm.follow_ups += 1
                 else:
                     session.llm.fallbacks += 1
-            bank.save_mock_session(session)
+            save()
 
     return finish(
         bank, rnd, session, model=model, redact=redact, names=names, record=record, failed=failed
@@ -543,7 +557,7 @@ def finish(
             record(calls, "rewrite")
             invented = invented_facts(rewrite or "", [t.answer for t in rnd.turns])
             if rewrite and not invented:
-                session.improved_draft = rewrite.strip() + "\n"
+                session.improved_draft = rewrite.strip()
                 session.llm.rewrite = "accepted"
             else:
                 session.llm.rewrite = "rejected"
@@ -718,6 +732,11 @@ def invented_facts(rewrite: str, answers: Sequence[str]) -> list[str]:
     for match in re.finditer(rf"\b(?:{_MONTHS})\b", body, re.IGNORECASE):
         if match.group().casefold() not in said_words:
             missing.append(match.group())
+    from storycoach.coach.redact import detect_names  # the coach's name finder, for sentence starts
+
+    for name in detect_names(body, ()):
+        if not all(part.casefold() in said_words for part in name.split()):
+            missing.extend(p for p in name.split() if p.casefold() not in said_words)
     for match in _CAPITALISED.finditer(body):
         for word in match.group().split():
             key = word.casefold().rstrip("'’s")
@@ -740,12 +759,18 @@ def _sentence_start(text: str, pos: int) -> bool:
 
 # -- small helpers ----------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"”’)\]]*|$)")
+#: A sentence ends at . ! ? before a space, a closing quote or the end ("0.1%" goes on).
+_SENTENCE_END = re.compile(r"[.!?]+[\"”’)\]]*(?=\s|$)|\n")
 
 
 def _sentences(text: str) -> list[str]:
     """Sentences and lines of `text`, stripped, in order."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    out, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        out.append(text[start : match.end()].strip())
+        start = match.end()
+    out.append(text[start:].strip())
+    return [s for s in out if s]
 
 
 def _as_sentence(text: str) -> str:

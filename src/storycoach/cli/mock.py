@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from storycoach.bank import Bank
-    from storycoach.mock import Ask, MockSession, MockTurn, Round
+    from storycoach.mock import Ask, MockSession, MockTurn, Reader, Round
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red"}
@@ -218,14 +218,14 @@ def _run(
 # -- reading answers ---------------------------------------------------------------------------
 
 
-def _from_files(texts: list[str]):  # type: ignore[no-untyped-def]
+def _from_files(texts: list[str]) -> Reader:
     def read(ask: Ask, index: int) -> tuple[str, float | None] | None:
         return (texts[index], None) if index < len(texts) else None
 
     return read
 
 
-def _from_terminal(out: Console):  # type: ignore[no-untyped-def]
+def _from_terminal(out: Console) -> Reader:
     """Lines from stdin until two empty lines in a row or end of input (Ctrl-D)."""
 
     def read(ask: Ask, index: int) -> tuple[str, float | None] | None:
@@ -271,7 +271,8 @@ def _timing(turn: MockTurn, box: float, wpm: float | None) -> str:
         parts.append(f"written in {minutes}:{seconds:02d}")
     spoken = spoken_minutes(turn.answer, wpm)
     if spoken is not None:
-        parts.append(f"about {spoken:.1f} min aloud")
+        said = f"{round(spoken * 60)} s" if spoken < 1 else f"{spoken:.1f} min"
+        parts.append(f"about {said} aloud")
     line = f"[dim]{escape('; '.join(parts))}[/dim]"
     if spoken is not None and spoken > box:
         line += f" [bold yellow]over your {box:g}-minute box[/bold yellow]"
@@ -321,6 +322,7 @@ def render(session: MockSession, rnd: Round | None, out: Console) -> None:
             "this is the offline draft.[/yellow]"
         )
     if session.draft_verdict:
+        out.print()
         errors = [f for f in session.draft_findings if f.severity == "error"]
         left = ", ".join(dict.fromkeys(f.rule for f in errors))
         out.print(
@@ -339,8 +341,7 @@ def render(session: MockSession, rnd: Round | None, out: Console) -> None:
     out.print()
     out.print(
         f"Saved mock session #{session.id}. Replay: storycoach mock show {session.id}; "
-        f"keep the draft: storycoach story add --from-mock {session.id}",
-        soft_wrap=True,
+        f"keep the draft: storycoach story add --from-mock {session.id}"
     )
 
 
