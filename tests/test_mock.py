@@ -514,3 +514,43 @@ def test_redact_keeps_names_out_of_every_request(
 def test_invented_facts(rewrite_text: str, invented: list[str]) -> None:
     said = ["In March 2024 my manager Dana asked me.", "p99 fell from 900 ms to 300 ms, 3x."]
     assert invented_facts(rewrite_text, said) == invented
+
+
+def test_story_add_from_mock_in_a_terminal_opens_the_draft_to_fill_in(
+    invoke: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = files(tmp_path, WEAK, *FACTS)
+    _, out = run_json(invoke, QUESTION, "--level", "E5", "--rounds", "4", "--answers", *paths)
+    shown: list[str] = []
+
+    def editor(text: str) -> str:
+        shown.append(text)
+        return text.replace("## Task\n\n", "## Task\n\nI owned the billing pipeline.\n\n")
+
+    monkeypatch.setattr("storycoach.cli.story.interactive", lambda: True)
+    monkeypatch.setattr("storycoach.cli.story.launch_editor", editor)
+    result = invoke("story", "add", "--from-mock", str(out["session"]), "--json")
+    assert result.exit_code == 0, result.output
+    story = json.loads(result.stdout)
+    assert story["task"] == "I owned the billing pipeline."
+    assert story["questions"] == [QUESTION] and story["level"] == "E5"
+    assert "questions: [disagree-data-architecture]" in shown[0]
+    assert "## Task\n\n## Action" in shown[0]
+
+
+def test_editor_answers(invoke: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter([WEAK, FACTS[0], None])
+    seen: list[str] = []
+
+    def editor(text: str) -> str | None:
+        seen.append(text)
+        answer = next(answers)
+        return None if answer is None else text + answer + "\n"
+
+    monkeypatch.setattr("storycoach.cli.mock.launch_editor", editor)
+    result = invoke("mock", QUESTION, "--editor", "--json")
+    out = json.loads(result.stdout)
+    assert [t["answer"] for t in out["turns"]] == [WEAK, FACTS[0]]
+    assert "Netflix culture heavily emphasizes" in seen[0] and "<!--" in seen[0]
+    assert "You said “My manager”." in seen[1]
+    assert "<!--" not in out["turns"][0]["answer"]

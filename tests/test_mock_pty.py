@@ -90,7 +90,7 @@ def test_a_round_typed_in_a_terminal(tmp_path: Path) -> None:
     term.expect("End your answer with two empty lines")
     term.send("My manager and I disagreed about the design.\r")
     term.send("We talked and agreed. It went well.\r\r\r")
-    screen = term.expect("Who was that, by name")  # the first follow-up
+    screen = term.expect("Who was involved, by name")  # the first follow-up
     assert "You said “My manager”." in screen
     assert re.search(r"written in 0:\d\d; about \d+ s aloud", screen)
     term.expect("End your answer with two empty lines")

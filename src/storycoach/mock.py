@@ -662,10 +662,9 @@ def story_from_session(
             f"add it with `storycoach mock show {session.id} --draft > draft.md`, edit the "
             "file, then `storycoach story add --from draft.md`"
         )
-    first = session.turns[0].answer if session.turns else ""
     data = {
         **parts,
-        "title": title or _clip(_sentences(first)[0] if first else session.question, 80),
+        "title": title or _title(session),
         "questions": [session.question],
         "level": session.level,
     }
@@ -674,13 +673,19 @@ def story_from_session(
 
 def session_story_text(session: MockSession) -> str:
     """The improved draft as a story file for `$EDITOR` (front matter: title, question)."""
-    first = session.turns[0].answer if session.turns else ""
-    title = _clip(_sentences(first)[0] if first else session.question, 80)
+    title = _title(session)
     level = f"level: {session.level}\n" if session.level else ""
     return (
         f"---\ntitle: {title!r}\nquestions: [{session.question}]\n{level}---\n"
         + _with_all_parts(session.improved_draft)
     )
+
+
+def _title(session: MockSession) -> str:
+    """A story title: the first sentence the candidate said (headings skipped)."""
+    first = session.turns[0].answer if session.turns else ""
+    said = [s for s in _sentences(first) if not s.startswith("#")]
+    return _clip(said[0] if said else session.question, 80)
 
 
 def _with_all_parts(draft: str) -> str:
