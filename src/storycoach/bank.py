@@ -819,22 +819,12 @@ class Bank:
             "llm_status": session.llm_status,
         }
 
-    def record_mock_call(self, session_id: int, purpose: str, call: Any) -> None:
-        """One model attempt of a round (a `CallRecord`): never the key or the text."""
+    def record_mock_call(self, session_id: int, purpose: str, call: dict[str, Any]) -> None:
+        """One model attempt of a round: the `llm_calls` fields of a `CallRecord` (model,
+        status, error, tokens_in, tokens_out, latency_ms, cost_usd), never the key or text."""
         with self._writing() as db:
             db.table("mock_calls").insert(
-                {
-                    "session_id": session_id,
-                    "created": now(),
-                    "purpose": purpose,
-                    "model": call.model,
-                    "status": call.status,
-                    "error": call.error,
-                    "tokens_in": call.tokens_in,
-                    "tokens_out": call.tokens_out,
-                    "latency_ms": call.latency_ms,
-                    "cost_usd": call.cost_usd,
-                }
+                {"session_id": session_id, "created": now(), "purpose": purpose, **call}
             )
 
     def mock_session(self, session_id: int) -> MockSession:

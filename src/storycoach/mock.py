@@ -18,6 +18,7 @@ follow-up answer placed in the STAR part its criterion belongs to.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -476,7 +477,7 @@ def run_round(
     def record(calls: Sequence[Any], purpose: str) -> None:
         assert session.id is not None and session.llm is not None
         for call in calls:
-            bank.record_mock_call(session.id, purpose, call)
+            bank.record_mock_call(session.id, purpose, dataclasses.asdict(call))
         _add_usage(session.llm, calls)
 
     def failed(error: ModelError, purpose: str) -> None:

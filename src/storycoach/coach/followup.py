@@ -13,25 +13,19 @@ name, number or date the candidate never said (`storycoach.mock.invented_facts`)
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from storycoach.coach.client import CallRecord, ModelClient, clip
+from storycoach.coach.client import CallRecord, clip
 from storycoach.coach.prompts import PromptError, fence, load_levels, load_prompt, unfence
 from storycoach.coach.redact import Redaction
 from storycoach.coach.review import LEVELS_FILE, format_question
+from storycoach.coach.service import Coach
 from storycoach.mock import Ask
-from storycoach.resources import resource_dir
-from storycoach.settings import Settings
 
 if TYPE_CHECKING:
-    import openai
-
     from storycoach.mock import Round
 
 FOLLOW_UP_PROMPT = "mock_follow_up.md"
@@ -57,29 +51,13 @@ class RewriteAnswer(BaseModel):
     draft: str
 
 
-class FollowUpCoach(ModelClient):
+class FollowUpCoach(Coach):
     """The configured model, asking follow-ups and rewriting the draft for a mock round
-    (`storycoach.mock.FollowUpModel`)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        client: openai.OpenAI | None = None,
-        *,
-        prompts_dir: Path | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
-        super().__init__(settings, client, sleep=sleep, jitter=jitter)
-        self._prompts_dir = Path(prompts_dir) if prompts_dir else None
+    (`storycoach.mock.FollowUpModel`): the coach's client, retries and prompts directory."""
 
     @property
     def model(self) -> str:
         return self.settings.model
-
-    @property
-    def prompts_dir(self) -> Path:
-        return self._prompts_dir or resource_dir("prompts")
 
     def _band(self, level: str | None) -> tuple[str, str]:
         bands, default_level, _ = load_levels(self.prompts_dir / LEVELS_FILE)
