@@ -215,10 +215,6 @@ class Round:
     def asked(self) -> set[str]:
         return {t.targets for t in self.turns[1:] if t.targets}
 
-    def over(self) -> bool:
-        """No rounds left, or nothing serious open and the one probe already asked."""
-        return self.next_ask() is None
-
     def serious(self) -> list[Finding]:
         """Open error findings that have a follow-up and were not asked about yet, worst first."""
         asked = self.asked()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from storycoach.bank import Bank
-    from storycoach.mock import Ask, MockSession, MockTurn, Reader, Round
+    from storycoach.mock import Ask, MockSession, MockTurn, Reader
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red"}
@@ -204,7 +204,7 @@ def _run(
     if as_json:
         emit_json(session.contract())
     else:
-        render(session, rnd, console())
+        render(session, console())
     if session.llm is not None and session.llm.error:
         typer.echo(
             f"storycoach: model failed: {session.llm.error} (the offline round still stands)",
@@ -282,7 +282,7 @@ def _timing(turn: MockTurn, box: float, wpm: float | None) -> str:
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def render(session: MockSession, rnd: Round | None, out: Console) -> None:
+def render(session: MockSession, out: Console) -> None:
     """The debrief: per criterion, the two verdicts, the improved draft and its verdict."""
     from rich.markdown import Markdown
     from rich.table import Table
@@ -371,13 +371,15 @@ def show(session_id: int, *, as_json: bool, draft_only: bool) -> None:
         out.print()
         out.print("[yellow]This round was interrupted before its debrief.[/yellow]")
         return
-    render(session, None, out)
+    render(session, out)
 
 
 def _question_text(bank: Bank, question_id: str) -> str:
+    from storycoach.errors import NotFoundError
+
     try:
         return bank.question(question_id).text
-    except Exception:  # a user question removed since: the stored ask is still there
+    except NotFoundError:  # a user question removed since: the stored ask is still there
         return question_id
 
 
