@@ -162,8 +162,10 @@ def test_the_offline_draft_puts_each_answer_in_its_star_part(bank: Any) -> None:
     _, parts = sections(session.improved_draft)
     assert "Dana Whitfield" in parts["situation"] and "August 2026" in parts["situation"]
     assert parts["situation"].startswith("My manager and I disagreed about the design.")
-    assert "We talked and agreed." in parts["action"] and "I decided" in parts["action"]
-    assert "It went well." in parts["result"] and "40 a month to 3" in parts["result"]
+    # A vague sentence quoted back whole is replaced by the answer that closed it.
+    assert parts["action"] == FACTS[2]
+    assert parts["result"] == FACTS[3]
+    assert "It went well" not in session.improved_draft
     assert session.draft_verdict == "pass"
 
 

@@ -373,7 +373,8 @@ class Round:
 
         A first answer with STAR headings keeps its parts; one without is split by sentence:
         a sentence a finding quoted goes to that criterion's part, the others follow the
-        sentence before them (stories are told in order), starting at the Situation."""
+        sentence before them (stories are told in order), starting at the Situation. A
+        follow-up that quoted a whole sentence back and was answered replaces it."""
         parts: dict[str, list[str]] = {key: [] for key, _ in PARTS}
         first = self.turns[0]
         from storycoach.rubric.text import Doc
@@ -396,10 +397,37 @@ class Round:
                 if placed:
                     current = max(current, min(order.index(p) for p in placed))
                 parts[order[current]].append(sentence)
-        for turn in self.turns[1:]:
-            if turn.answer:
+        for index, turn in enumerate(self.turns[1:], 1):
+            if not turn.answer:
+                continue
+            vague = self._vague_sentence(index)
+            if vague is not None:
+                for texts in parts.values():
+                    hits = [i for i, text in enumerate(texts) if vague in text]
+                    if hits:
+                        texts[hits[0]] = texts[hits[0]].replace(vague, turn.answer, 1)
+                        break
+                else:
+                    vague = None
+            if vague is None:
                 parts[self.part_of(turn.targets)].append(turn.answer)
         return render_parts(parts)
+
+    def _vague_sentence(self, index: int) -> str | None:
+        """The sentence of the first answer that follow-up `index` quoted back whole, when
+        that follow-up's answer closed the gap: the fact then replaces the vague sentence
+        ("It went well." becomes the measured result) instead of being added after it."""
+        turn = self.turns[index]
+        if not turn.targets or turn.targets in turn.open:
+            return None
+        finding = next((f for f in self.turns[index - 1].findings if f.rule == turn.targets), None)
+        quote = self.quote_for(finding) if finding else None
+        if not quote:
+            return None
+        for sentence in _sentences(self.turns[0].answer):
+            if sentence.rstrip(".!?…") == quote.rstrip(".!?…"):
+                return sentence
+        return None
 
 
 def render_parts(parts: dict[str, list[str]]) -> str:
