@@ -4,7 +4,8 @@ In process: the README's worked round (a weak first answer, four follow-ups) thr
 `storycoach.mock.Round`, timing each answer's review-and-next-ask and the debrief with the
 improved draft (which re-reviews sentences to find the closing ones). Whole process:
 `storycoach mock QUESTION --answers ... --offline --json`, median of 9.
-Target: the next follow-up appears well under the ~100 ms a person perceives as instant.
+Target: the next follow-up appears well under the ~100 ms a person perceives as instant. The
+whole-process time is shown next to `review --offline FILE` measured in the same run.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def main() -> None:
         cmd = [*storycoach(), "mock", QUESTION, "--level", "E5", "--rounds", "4", "--offline",
                "--json", "--answers", *paths]  # fmt: skip
         whole = median_seconds(cmd, env=env)
+        review = median_seconds([*storycoach(), "review", "--offline", paths[0]], env=env)
         print(f"{'storycoach mock --answers (5) --json':<44} {whole * 1000:7.0f} ms (median of 9)")
+        print(f"{'review --offline FILE (same run)':<44} {review * 1000:7.0f} ms (median of 9)")
 
 
 if __name__ == "__main__":
