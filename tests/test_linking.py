@@ -43,4 +43,3 @@ def test_an_unknown_question_links_nothing(bank: Any) -> None:
     with pytest.raises(NotFoundError):
         accept_links(bank, plan)
     assert bank.story(one.id).questions == []
-

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from storycoach.errors import NotFoundError, StorycoachError, first_error
 from storycoach.models import (
+    CallRecord,
     Finding,
     LlmReview,
     Marker,
@@ -36,6 +37,8 @@ from storycoach.models import (
     Question,
     ReviewResult,
     Story,
+    known_sum,
+    usage_cost,
 )
 from storycoach.resources import resource_dir
 
@@ -567,32 +570,9 @@ class Bank:
                 },
             )
 
-    def record_llm_call(
-        self,
-        review_id: int,
-        *,
-        model: str,
-        status: str,
-        error: str | None = None,
-        tokens_in: int | None = None,
-        tokens_out: int | None = None,
-        latency_ms: int | None = None,
-        cost_usd: float | None = None,
-    ) -> None:
+    def record_llm_call(self, review_id: int, call: CallRecord) -> None:
         with self._writing() as db:
-            db["llm_calls"].insert(
-                {
-                    "review_id": review_id,
-                    "created": now(),
-                    "model": model,
-                    "status": status,
-                    "error": error,
-                    "tokens_in": tokens_in,
-                    "tokens_out": tokens_out,
-                    "latency_ms": latency_ms,
-                    "cost_usd": cost_usd,
-                }
-            )
+            db["llm_calls"].insert({"review_id": review_id, "created": now(), **call.model_dump()})
 
     def cached_llm(self, cache_key: str) -> LlmReview | None:
         rows = self._read(
@@ -703,19 +683,12 @@ class Bank:
         proposals: list[dict[str, Any]] | None,
         *,
         model: str,
-        calls: Iterable[dict[str, Any]],
+        calls: Iterable[CallRecord],
         error: str | None = None,
     ) -> int:
         """Record one `coverage --llm` run: its proposals (None when the model failed, with
-        `error`) and every attempt (`llm_calls` fields: model, status, error, tokens_in,
-        tokens_out, latency_ms, cost_usd)."""
-        attempts = [dict(c) for c in calls]
-
-        def total(field: str) -> Any:
-            known = [c[field] for c in attempts if c.get(field) is not None]
-            return sum(known) if known else None
-
-        cost = total("cost_usd")
+        `error`) and every attempt."""
+        attempts = list(calls)
         row = {
             "created": now(),
             "cache_key": cache_key,
@@ -723,10 +696,10 @@ class Bank:
             "status": "ok" if proposals is not None else "failed",
             "proposals": _dumps(proposals) if proposals is not None else None,
             "error": error,
-            "calls": _dumps(attempts),
-            "tokens_in": total("tokens_in"),
-            "tokens_out": total("tokens_out"),
-            "cost_usd": round(cost, 8) if cost is not None else None,
+            "calls": _dumps([c.model_dump() for c in attempts]),
+            "tokens_in": known_sum(c.tokens_in for c in attempts),
+            "tokens_out": known_sum(c.tokens_out for c in attempts),
+            "cost_usd": usage_cost(attempts),
         }
         with self._writing() as db:
             return db["link_suggestions"].insert(row).last_pk

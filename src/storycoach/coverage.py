@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from itertools import compress, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from storycoach.errors import NotFoundError, StorycoachError
-from storycoach.models import LEVELS, Marker, Question, Story
+from storycoach.models import Marker, Question, Story, normalize_level
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
@@ -303,15 +302,6 @@ def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]
 
 
 # -- the map ------------------------------------------------------------------------------------
-
-
-def normalize_level(level: str | None) -> str | None:
-    if level is None:
-        return None
-    value = level.strip().upper()
-    if value not in LEVELS:
-        raise StorycoachError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-    return value
 
 
 def select_questions(
@@ -811,38 +801,6 @@ def weakest(report: CoverageReport, attempts: dict[str, int] | None = None) -> Q
             order[r.id],
         ),
     )
-
-
-@dataclass(frozen=True)
-class LevelBand:
-    """What a level band expects, from the guide's level-mapped rubric."""
-
-    id: str
-    levels: tuple[str, ...]
-    name: str
-    expects: str
-
-
-def level_bands() -> list[LevelBand]:
-    """The bands of `prompts/levels.toml`: the same text the model scores a review against,
-    so what `practice` shows is what the review expects. Empty if the file is unreadable:
-    the expectations are advice, and practice works without them."""
-    from storycoach.resources import resource_dir
-
-    try:
-        data = tomllib.loads((resource_dir("prompts") / "levels.toml").read_text(encoding="utf-8"))
-        return [
-            LevelBand(key, tuple(band["levels"]), band["name"], band["expects"])
-            for key, band in data["bands"].items()
-        ]
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
-        return []
-
-
-def bands_for(levels: Iterable[str]) -> list[LevelBand]:
-    """The bands covering any of `levels`, in ladder order."""
-    wanted = set(levels)
-    return [b for b in level_bands() if wanted & set(b.levels)]
 
 
 # -- loading ------------------------------------------------------------------------------------

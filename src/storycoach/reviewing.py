@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
-    LEVELS,
     Person,
     Question,
     ReviewResult,
     Story,
+    parse_level,
     parse_when,
     verdict_for,
 )
@@ -103,9 +103,10 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         question_id = linked[0]
     level = source.level or meta.get("level")
     if level is not None:
-        level = str(level).strip().upper()
-        if level not in LEVELS:
-            raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
+        try:
+            level = parse_level(level)
+        except ValueError as error:
+            raise StorycoachError(f"{source.label}: {error}") from None
     story_when = source.story_when
     if story_when is None and meta.get("when"):
         try:
@@ -248,8 +249,8 @@ def _score_concurrently(
             try:
                 llm, calls = future.result()
             except ModelError as error:
-                for call in getattr(error, "calls", []):
-                    bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                for call in error.calls:
+                    bank.record_llm_call(payer.result.review_id, call)
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
@@ -258,23 +259,11 @@ def _score_concurrently(
                     _done(on_result, item.result)
                 continue
             for call in calls:
-                bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                bank.record_llm_call(payer.result.review_id, call)
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
                 _done(on_result, items[index].result)
-
-
-def _call_fields(call: Any) -> dict[str, Any]:
-    return {
-        "model": call.model,
-        "status": call.status,
-        "error": call.error,
-        "tokens_in": call.tokens_in,
-        "tokens_out": call.tokens_out,
-        "latency_ms": call.latency_ms,
-        "cost_usd": call.cost_usd,
-    }
 
 
 def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from storycoach.errors import StorycoachError
+from storycoach.errors import StorycoachError, problem
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -181,7 +181,7 @@ def load_settings(
         name = str(first["loc"][0]) if first["loc"] else "?"
         where = ENV_VARS.get(name, name) if sources.get(name) == "env" else f"{path}: {name}"
         shown = "***" if name == "api_key" else repr(values.get(name))
-        raise StorycoachError(f"{where}: {first['msg'].lower()} (got {shown})") from None
+        raise StorycoachError(f"{where}: {problem(first).lower()} (got {shown})") from None
 
 
 @cache

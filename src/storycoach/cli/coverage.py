@@ -23,6 +23,7 @@ from storycoach.cli.common import (
     console,
     emit_json,
     err_console,
+    escape,
     fail,
     interactive,
     launch_editor,
@@ -231,8 +232,6 @@ def _accept(
 ) -> list[dict[str, Any]]:
     """Link the planned suggestions (the model's with --llm); a terminal user confirms first
     unless --yes."""
-    from rich.markup import escape
-
     from storycoach.coverage import ACCEPT_MIN_CONFIDENCE, plan_accept
 
     plan = plan_accept(report, llm=llm)
@@ -277,7 +276,6 @@ def _summary(report: CoverageReport) -> str:
 
 def render(report: CoverageReport, out: Console) -> None:
     """The map as rich tables: questions (gaps first), markers, then what needs attention."""
-    from rich.markup import escape
     from rich.table import Table
 
     from storycoach.coverage import BANK_TARGET, FRESH_MONTHS, OVERUSE_LIMIT
@@ -336,8 +334,6 @@ def render(report: CoverageReport, out: Console) -> None:
 
 
 def _question_cell(row: QuestionCoverage) -> str:
-    from rich.markup import escape
-
     lines = [f"[bold]{row.id}[/bold] {escape(row.question.text)}"]
     if row.status != "covered":
         label, text = row.probing
@@ -388,7 +384,7 @@ def practice(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.coverage import normalize_level
+    from storycoach.models import normalize_level
     from storycoach.practice import pick_question, practise
 
     bank = open_bank()
@@ -422,17 +418,15 @@ def practice(
 
 
 def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
-    from rich.markup import escape
-
     from storycoach.cli.questions import print_probes
-    from storycoach.coverage import bands_for
+    from storycoach.levels import load_levels
 
     q = row.question
     style = _STYLE[row.status]
     out.print(f"[bold]Practice[/bold] {q.id} [{style}]({row.status})[/]")
     out.print(f"[bold]{escape(q.text)}[/bold]")
     print_probes(out, q)
-    bands = bands_for([level] if level else q.levels)
+    bands = load_levels().covering([level] if level else q.levels)
     for band in bands:
         out.print(f"[dim]At {escape(band.name)}:[/dim] {escape(band.expects)}")
     titles = report.titles

@@ -164,6 +164,8 @@ def render_item(item: ReviewItem) -> None:
             scores.add_row(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix))
         out.print(scores)
         out.print(f"[bold]Model verdict:[/bold] {llm.verdict}: {escape(llm.reason)}")
+        if llm.weakest_sentence:
+            out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
         if llm.rewrite:
             out.print(f"[bold]Rewrite the weakest sentence:[/bold] {escape(llm.rewrite)}")
         usage = [

@@ -26,7 +26,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from storycoach.coach.prompts import json_format, strict_schema
 from storycoach.errors import ModelError, StorycoachError, first_error
+from storycoach.models import CallRecord
 from storycoach.settings import Settings, estimate_cost
 
 if TYPE_CHECKING:
@@ -50,19 +51,6 @@ PLACEHOLDER_KEY = "storycoach-no-key"
 REPAIR_ECHO = 8000
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-@dataclass
-class CallRecord:
-    """One request to the model, as stored in `llm_calls`. Never holds the key or the draft."""
-
-    model: str
-    status: str  # "ok" | "error" | "retry"
-    error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    latency_ms: int | None = None
-    cost_usd: float | None = None
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
@@ -276,14 +264,25 @@ class ModelClient:
         except Exception as error:  # classified; unknown errors re-raise
             latency = _ms(started)
             fault = self._classify(error)
-            calls.append(CallRecord(model, "retry", fault.record, latency_ms=latency))
+            calls.append(
+                CallRecord(model=model, status="retry", error=fault.record, latency_ms=latency)
+            )
             return fault
         latency = _ms(started)
         usage = getattr(completion, "usage", None)
         tokens_in = _int_or_none(getattr(usage, "prompt_tokens", None))
         tokens_out = _int_or_none(getattr(usage, "completion_tokens", None))
         cost = estimate_cost(model, tokens_in, tokens_out)
-        calls.append(CallRecord(model, "ok", None, tokens_in, tokens_out, latency, cost))
+        calls.append(
+            CallRecord(
+                model=model,
+                status="ok",
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency,
+                cost_usd=cost,
+            )
+        )
         return completion
 
     def _check(
@@ -373,9 +372,7 @@ class ModelClient:
     def _give_up(self, message: str, calls: list[CallRecord]) -> ModelError:
         if calls:
             calls[-1].status = "error"
-        error = ModelError(self._scrub(message))
-        error.calls = calls  # type: ignore[attr-defined]
-        return error
+        return ModelError(self._scrub(message), calls)
 
 
 def _repair(
@@ -435,9 +432,3 @@ def _int_or_none(value: Any) -> int | None:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def total(values: Iterable[int | None]) -> int | None:
-    """The sum of the known values; None when none is known."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
