@@ -29,6 +29,7 @@ from storycoach.storyfile import split_front_matter, story_to_text
 if TYPE_CHECKING:
     from storycoach.bank import Bank
     from storycoach.coach import Coach
+    from storycoach.settings import Settings
 
 
 @dataclass
@@ -148,9 +149,9 @@ def review_inputs(
 
     prepared = [_prepare(bank, source) for source in inputs]
     criteria = load_criteria()
-    settings = load_settings()
-    use_model = settings.enabled and not offline
-    coach = _make_coach(settings) if use_model else None
+    # Offline runs never read the model settings: a typo in config.toml cannot break them.
+    settings = None if offline else load_settings()
+    coach = _make_coach(settings) if settings is not None and settings.enabled else None
 
     items: list[ReviewItem] = []
     pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
@@ -192,12 +193,13 @@ def review_inputs(
             pending.append((len(items) - 1, p, chosen, key))
 
     if coach is not None and pending:
-        _score_concurrently(bank, coach, items, pending, redact, settings.concurrency, on_result)
-    hint = None if use_model or offline else settings.hint
+        concurrency = coach.settings.concurrency
+        _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
+    hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
 
-def _make_coach(settings: Any) -> Coach:
+def _make_coach(settings: Settings) -> Coach:
     from storycoach.coach import Coach
 
     return Coach(settings)

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 
-
 @app.command("list")
 def list_(
     marker: Annotated[

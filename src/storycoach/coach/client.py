@@ -18,12 +18,10 @@ never pay ~0.3 s for it.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,25 +72,11 @@ def make_client(settings: Settings) -> openai.OpenAI:
 
 
 def _import_openai() -> Any:
-    """`import openai` with the cyclic GC paused, then `gc.freeze()`.
+    """`import openai`, here so that nothing else imports it (a plain import: it waits if
+    another thread is mid-import). Interpreter-wide GC tuning, which makes its ~2,000 classes
+    cheaper to carry, belongs to the command line's `main()`, not to a library call."""
+    import openai
 
-    The SDK builds ~2,000 pydantic classes on import; they live until exit anyway, but the
-    collector walks them repeatedly during the import and once more at interpreter exit. In
-    a CLI run that is ~0.1 s of the import and ~0.2 s of exit (measured with
-    bench/bench_llm_bulk.py). Freezing moves everything alive now to the permanent
-    generation: only cyclic garbage created before this point is never collected.
-    """
-    fresh = "openai" not in sys.modules
-    was_enabled = gc.isenabled()
-    if fresh:
-        gc.disable()
-    try:
-        import openai  # a plain import: waits if another thread is mid-import
-    finally:
-        if fresh:
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
     return openai
 
 
