@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from storycoach.errors import NotFoundError, StorycoachError, first_error
 from storycoach.models import (
+    CallRecord,
     Finding,
     LlmReview,
     Marker,
@@ -36,6 +37,8 @@ from storycoach.models import (
     Question,
     ReviewResult,
     Story,
+    known_sum,
+    usage_cost,
 )
 from storycoach.resources import resource_dir
 
@@ -483,6 +486,18 @@ class Bank:
             db["stories"].update(story_id, {"updated": now()})
         return self.story(story_id)
 
+    def link_questions(self, links: Iterable[tuple[int, str]]) -> None:
+        """Link each (story id, question id) pair, all in one transaction: every id is checked
+        first, so an unknown one links nothing."""
+        links = list(links)
+        for story_id in dict.fromkeys(s for s, _ in links):
+            self.story(story_id)
+        self._require_questions(q for _, q in links)
+        with self._writing() as db:
+            for story_id, question_id in links:
+                self._put_links(db, story_id, [question_id], [])
+                db["stories"].update(story_id, {"updated": now()})
+
     def story(self, story_id: int) -> Story:
         stories = self._stories_where("id = ?", [story_id])
         if not stories:
@@ -610,32 +625,9 @@ class Bank:
                 },
             )
 
-    def record_llm_call(
-        self,
-        review_id: int,
-        *,
-        model: str,
-        status: str,
-        error: str | None = None,
-        tokens_in: int | None = None,
-        tokens_out: int | None = None,
-        latency_ms: int | None = None,
-        cost_usd: float | None = None,
-    ) -> None:
+    def record_llm_call(self, review_id: int, call: CallRecord) -> None:
         with self._writing() as db:
-            db["llm_calls"].insert(
-                {
-                    "review_id": review_id,
-                    "created": now(),
-                    "model": model,
-                    "status": status,
-                    "error": error,
-                    "tokens_in": tokens_in,
-                    "tokens_out": tokens_out,
-                    "latency_ms": latency_ms,
-                    "cost_usd": cost_usd,
-                }
-            )
+            db["llm_calls"].insert({"review_id": review_id, "created": now(), **call.model_dump()})
 
     def cached_llm(self, cache_key: str) -> LlmReview | None:
         rows = self._read(
@@ -746,19 +738,12 @@ class Bank:
         proposals: list[dict[str, Any]] | None,
         *,
         model: str,
-        calls: Iterable[dict[str, Any]],
+        calls: Iterable[CallRecord],
         error: str | None = None,
     ) -> int:
         """Record one `coverage --llm` run: its proposals (None when the model failed, with
-        `error`) and every attempt (`llm_calls` fields: model, status, error, tokens_in,
-        tokens_out, latency_ms, cost_usd)."""
-        attempts = [dict(c) for c in calls]
-
-        def total(field: str) -> Any:
-            known = [c[field] for c in attempts if c.get(field) is not None]
-            return sum(known) if known else None
-
-        cost = total("cost_usd")
+        `error`) and every attempt."""
+        attempts = list(calls)
         row = {
             "created": now(),
             "cache_key": cache_key,
@@ -766,10 +751,10 @@ class Bank:
             "status": "ok" if proposals is not None else "failed",
             "proposals": _dumps(proposals) if proposals is not None else None,
             "error": error,
-            "calls": _dumps(attempts),
-            "tokens_in": total("tokens_in"),
-            "tokens_out": total("tokens_out"),
-            "cost_usd": round(cost, 8) if cost is not None else None,
+            "calls": _dumps([c.model_dump() for c in attempts]),
+            "tokens_in": known_sum(c.tokens_in for c in attempts),
+            "tokens_out": known_sum(c.tokens_out for c in attempts),
+            "cost_usd": usage_cost(attempts),
         }
         with self._writing() as db:
             return db["link_suggestions"].insert(row).last_pk
@@ -819,13 +804,14 @@ class Bank:
             "llm_status": session.llm_status,
         }
 
-    def record_mock_call(self, session_id: int, purpose: str, call: dict[str, Any]) -> None:
-        """One model attempt of a round: the `llm_calls` fields of a `CallRecord` (model,
-        status, error, tokens_in, tokens_out, latency_ms, cost_usd), never the key or text."""
+    def record_mock_call(self, session_id: int, purpose: str, call: CallRecord) -> None:
+        """One model attempt of a round (`purpose`: follow-up or rewrite), as `llm_calls`
+        stores a review's: never the key or the text."""
         with self._writing() as db:
             db.table("mock_calls").insert(
-                {"session_id": session_id, "created": now(), "purpose": purpose, **call}
-            )
+                {"session_id": session_id, "created": now(), "purpose": purpose,
+                 **call.model_dump()}
+            )  # fmt: skip
 
     def mock_session(self, session_id: int) -> MockSession:
         rows = self._read("SELECT * FROM mock_sessions WHERE id = ?", [session_id])

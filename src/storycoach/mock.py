@@ -18,7 +18,6 @@ follow-up answer placed in the STAR part its criterion belongs to.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field
 
-from storycoach.models import Finding, Level, Question, Record, Story, Verdict, verdict_for
+from storycoach.models import (
+    CallRecord,
+    Finding,
+    Level,
+    Question,
+    Record,
+    Story,
+    Verdict,
+    verdict_for,
+)
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
@@ -458,11 +466,11 @@ class FollowUpModel(Protocol):
 
     def follow_up(
         self, rnd: Round, *, redact: bool, names: Sequence[str]
-    ) -> tuple[Ask | None, Sequence[Any]]: ...
+    ) -> tuple[Ask | None, Sequence[CallRecord]]: ...
 
     def rewrite(
         self, rnd: Round, offline: str, *, redact: bool, names: Sequence[str]
-    ) -> tuple[str | None, Sequence[Any]]: ...
+    ) -> tuple[str | None, Sequence[CallRecord]]: ...
 
 
 def run_round(
@@ -498,10 +506,10 @@ def run_round(
         else:
             bank.save_mock_session(session)
 
-    def record(calls: Sequence[Any], purpose: str) -> None:
+    def record(calls: Sequence[CallRecord], purpose: str) -> None:
         assert session.id is not None and session.llm is not None
         for call in calls:
-            bank.record_mock_call(session.id, purpose, dataclasses.asdict(call))
+            bank.record_mock_call(session.id, purpose, call)
         _add_usage(session.llm, calls)
 
     def failed(error: ModelError, purpose: str) -> None:
@@ -560,7 +568,7 @@ def finish(
     model: FollowUpModel | None,
     redact: bool,
     names: Sequence[str],
-    record: Callable[[Sequence[Any], str], None],
+    record: Callable[[Sequence[CallRecord], str], None],
     failed: Callable[[Any, str], None],
 ) -> MockSession:
     """Debrief, verdicts and the improved draft (the model's rewrite only if it invents no
@@ -598,7 +606,7 @@ def finish(
     return session
 
 
-def _add_usage(llm: MockLlm, calls: Sequence[Any]) -> None:
+def _add_usage(llm: MockLlm, calls: Sequence[CallRecord]) -> None:
     for call in calls:
         llm.calls += 1
         if call.tokens_in is not None:
@@ -616,15 +624,15 @@ def choose_question(
     bank: Bank, question_id: str | None, *, story: Story | None = None, level: str | None = None
 ) -> Question:
     """The given question; else the story's one linked question; else the weakest-covered
-    question, chosen exactly as `practice` chooses it."""
+    question, chosen by `practice`'s own `pick_question`."""
     if question_id:
         return bank.question(question_id)
     if story is not None and len(story.questions) == 1:
         return bank.question(story.questions[0])
-    from storycoach.coverage import load_coverage, weakest
+    from storycoach.practice import pick_question
 
-    report = load_coverage(bank, level=level, suggest=False)
-    return weakest(report, bank.practice_counts()).question
+    row, _ = pick_question(bank, level=level)
+    return row.question
 
 
 def speaking_rate(criteria: Sequence[Criterion]) -> float | None:

@@ -144,8 +144,8 @@ def _run(
     redact: bool,
     as_json: bool,
 ) -> MockSession:
-    from storycoach.coverage import normalize_level
     from storycoach.mock import Round, choose_question, follow_up_model, run_round, speaking_rate
+    from storycoach.models import normalize_level
     from storycoach.rubric import load_criteria
     from storycoach.storyfile import read_text
 
@@ -157,7 +157,7 @@ def _run(
     criteria = load_criteria()
     rnd = Round(
         question,
-        level,  # type: ignore[arg-type]  # normalize_level returns one of LEVELS
+        level,
         criteria,
         rounds=rounds,
         story_when=story.when_date if story else None,

@@ -70,7 +70,7 @@ def _field_options(
         "people": person,
         "metrics": metric,
         "tags": tag,
-        "level": level.upper() if level else None,
+        "level": level,
         "questions": question,
         "markers": marker,
     }

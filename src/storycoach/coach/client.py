@@ -18,15 +18,13 @@ never pay ~0.3 s for it.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import random
 import re
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from storycoach.coach.prompts import json_format, strict_schema
 from storycoach.errors import ModelError, StorycoachError, first_error
+from storycoach.models import CallRecord
 from storycoach.settings import Settings, estimate_cost
 
 if TYPE_CHECKING:
@@ -50,19 +49,6 @@ PLACEHOLDER_KEY = "storycoach-no-key"
 REPAIR_ECHO = 8000
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-@dataclass
-class CallRecord:
-    """One request to the model, as stored in `llm_calls`. Never holds the key or the draft."""
-
-    model: str
-    status: str  # "ok" | "error" | "retry"
-    error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    latency_ms: int | None = None
-    cost_usd: float | None = None
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
@@ -86,25 +72,11 @@ def make_client(settings: Settings) -> openai.OpenAI:
 
 
 def _import_openai() -> Any:
-    """`import openai` with the cyclic GC paused, then `gc.freeze()`.
+    """`import openai`, here so that nothing else imports it (a plain import: it waits if
+    another thread is mid-import). Interpreter-wide GC tuning, which makes its ~2,000 classes
+    cheaper to carry, belongs to the command line's `main()`, not to a library call."""
+    import openai
 
-    The SDK builds ~2,000 pydantic classes on import; they live until exit anyway, but the
-    collector walks them repeatedly during the import and once more at interpreter exit. In
-    a CLI run that is ~0.1 s of the import and ~0.2 s of exit (measured with
-    bench/bench_llm_bulk.py). Freezing moves everything alive now to the permanent
-    generation: only cyclic garbage created before this point is never collected.
-    """
-    fresh = "openai" not in sys.modules
-    was_enabled = gc.isenabled()
-    if fresh:
-        gc.disable()
-    try:
-        import openai  # a plain import: waits if another thread is mid-import
-    finally:
-        if fresh:
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
     return openai
 
 
@@ -276,14 +248,25 @@ class ModelClient:
         except Exception as error:  # classified; unknown errors re-raise
             latency = _ms(started)
             fault = self._classify(error)
-            calls.append(CallRecord(model, "retry", fault.record, latency_ms=latency))
+            calls.append(
+                CallRecord(model=model, status="retry", error=fault.record, latency_ms=latency)
+            )
             return fault
         latency = _ms(started)
         usage = getattr(completion, "usage", None)
         tokens_in = _int_or_none(getattr(usage, "prompt_tokens", None))
         tokens_out = _int_or_none(getattr(usage, "completion_tokens", None))
         cost = estimate_cost(model, tokens_in, tokens_out)
-        calls.append(CallRecord(model, "ok", None, tokens_in, tokens_out, latency, cost))
+        calls.append(
+            CallRecord(
+                model=model,
+                status="ok",
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency,
+                cost_usd=cost,
+            )
+        )
         return completion
 
     def _check(
@@ -373,9 +356,7 @@ class ModelClient:
     def _give_up(self, message: str, calls: list[CallRecord]) -> ModelError:
         if calls:
             calls[-1].status = "error"
-        error = ModelError(self._scrub(message))
-        error.calls = calls  # type: ignore[attr-defined]
-        return error
+        return ModelError(self._scrub(message), calls)
 
 
 def _repair(
@@ -435,9 +416,3 @@ def _int_or_none(value: Any) -> int | None:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def total(values: Iterable[int | None]) -> int | None:
-    """The sum of the known values; None when none is known."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from storycoach.coach.client import CallRecord, clip
-from storycoach.coach.prompts import PromptError, fence, load_levels, load_prompt, unfence
+from storycoach.coach.client import clip
+from storycoach.coach.prompts import PromptError, fence, load_prompt, unfence
 from storycoach.coach.redact import Redaction
-from storycoach.coach.review import LEVELS_FILE, format_question
+from storycoach.coach.review import format_question
 from storycoach.coach.service import Coach
+from storycoach.levels import LEVELS_FILE, load_levels
 from storycoach.mock import Ask
+from storycoach.models import CallRecord
 
 if TYPE_CHECKING:
     from storycoach.mock import Round
@@ -60,14 +62,12 @@ class FollowUpCoach(Coach):
         return self.settings.model
 
     def _band(self, level: str | None) -> tuple[str, str]:
-        bands, default_level, _ = load_levels(self.prompts_dir / LEVELS_FILE)
-        band = bands.get(level or default_level)
+        """The level band's name and what it expects, as the review prompt cites them."""
+        levels = load_levels(self.prompts_dir / LEVELS_FILE)
+        band = levels.band(level or levels.default)
         if band is None:
             raise PromptError(f"levels.toml has no band for level {level!r}")
-        name = str(band.get("name", level))
-        if level is None:
-            name = f"not given; judge against {name}"
-        return name, str(band.get("expects", ""))
+        return (band.name if level else f"not given; judge against {band.name}"), band.expects
 
     def follow_up(
         self, rnd: Round, *, redact: bool, names: Sequence[str]
