@@ -42,7 +42,7 @@ def mock(
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[QUESTION | show ID]",
+            metavar="QUESTION | show ID",
             help="The question id to be asked (default: your weakest-covered question), "
             "or `show ID` to replay a stored round.",
             show_default=False,
