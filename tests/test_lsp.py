@@ -1,14 +1,14 @@
 """The language server end to end: a real `storycoach lsp` process over stdio (pytest-lsp).
 
 Each test gets its own server, bank and app dir: the server process inherits the environment
-the autouse `_isolate` fixture set. The model is the loopback fake OpenAI server, because respx
-in this process cannot reach a request the server process makes.
+the autouse `_isolate` fixture set. The model is the loopback fake OpenAI server
+(`tests/fake_openai_server.py`), because respx in this process cannot reach a request the
+server process makes.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import sys
 import tomllib
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from fake_openai_server import FakeOpenAI
 from helpers import add
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -50,21 +51,6 @@ Zoë 🚀 東京チーム: last year the team had a problem with the déploiemen
 ## Result
 Über 🎉 it improved a lot and everyone was happier.
 """
-
-
-def _fake_openai() -> Any:
-    """The loopback fake OpenAI server, wherever this checkout keeps it."""
-    for place in (
-        ROOT / "tests" / "fake_openai_server.py",
-        ROOT / "bench" / "fake_openai_server.py",
-    ):
-        if place.exists():
-            spec = importlib.util.spec_from_file_location("fake_openai_server", place)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module.FakeOpenAI
-    raise RuntimeError("fake_openai_server.py not found")
 
 
 def utf16_offset(text: str, position: types.Position) -> int:
@@ -538,7 +524,7 @@ async def test_the_server_keeps_serving_after_a_handler_fails(
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with _fake_openai()(score=2, verdict="fail") as server:
+    with FakeOpenAI(score=2, verdict="fail") as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("STORYCOACH_MAX_RETRIES", "0")
         yield server

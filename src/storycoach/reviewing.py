@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
-    LEVELS,
     Person,
     Question,
     ReviewResult,
     Story,
+    parse_level,
     parse_when,
     verdict_for,
 )
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from storycoach.bank import Bank
     from storycoach.coach import Coach
     from storycoach.rubric.model import Criterion
+    from storycoach.settings import Settings
 
 
 @dataclass
@@ -104,9 +105,10 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         question_id = linked[0]
     level = source.level or meta.get("level")
     if level is not None:
-        level = str(level).strip().upper()
-        if level not in LEVELS:
-            raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
+        try:
+            level = parse_level(level)
+        except ValueError as error:
+            raise StorycoachError(f"{source.label}: {error}") from None
     story_when = source.story_when
     if story_when is None and meta.get("when"):
         try:
@@ -148,9 +150,9 @@ def review_inputs(
 
     prepared = [_prepare(bank, source) for source in inputs]
     criteria = load_criteria()
-    settings = load_settings()
-    use_model = settings.enabled and not offline
-    coach = _make_coach(settings) if use_model else None
+    # Offline runs never read the model settings: a typo in config.toml cannot break them.
+    settings = None if offline else load_settings()
+    coach = _make_coach(settings) if settings is not None and settings.enabled else None
 
     items: list[ReviewItem] = []
     pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
@@ -176,8 +178,9 @@ def review_inputs(
             pending.append((len(items) - 1, p, chosen, key))
 
     if coach is not None and pending:
-        _score_concurrently(bank, coach, items, pending, redact, settings.concurrency, on_result)
-    hint = None if use_model or offline else settings.hint
+        concurrency = coach.settings.concurrency
+        _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
+    hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
 
@@ -219,7 +222,7 @@ def _offline_result(p: _Prepared, criteria: list[Criterion], today: date | None)
     )
 
 
-def _make_coach(settings: Any) -> Coach:
+def _make_coach(settings: Settings) -> Coach:
     from storycoach.coach import Coach
 
     return Coach(settings)
@@ -271,8 +274,8 @@ def _score_concurrently(
             try:
                 llm, calls = future.result()
             except ModelError as error:
-                for call in getattr(error, "calls", []):
-                    bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                for call in error.calls:
+                    bank.record_llm_call(payer.result.review_id, call)
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
@@ -281,23 +284,11 @@ def _score_concurrently(
                     _done(on_result, item.result)
                 continue
             for call in calls:
-                bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                bank.record_llm_call(payer.result.review_id, call)
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
                 _done(on_result, items[index].result)
-
-
-def _call_fields(call: Any) -> dict[str, Any]:
-    return {
-        "model": call.model,
-        "status": call.status,
-        "error": call.error,
-        "tokens_in": call.tokens_in,
-        "tokens_out": call.tokens_out,
-        "latency_ms": call.latency_ms,
-        "cost_usd": call.cost_usd,
-    }
 
 
 def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
