@@ -38,6 +38,7 @@ def test_the_core_imports_no_cli_library() -> None:
         "storycoach.coach",
         "storycoach.rubric",
         "storycoach.report.coverage",
+        "storycoach.lsp.server",
     ]
     # Not click: sqlite-utils imports it for its own command line.
     code = (

@@ -29,6 +29,7 @@ from storycoach.storyfile import split_front_matter, story_to_text
 if TYPE_CHECKING:
     from storycoach.bank import Bank
     from storycoach.coach import Coach
+    from storycoach.rubric.model import Criterion
     from storycoach.settings import Settings
 
 
@@ -144,7 +145,7 @@ def review_inputs(
     today: date | None = None,
 ) -> ReviewBatch:
     """Review every input; returns when all are stored (and scored, when a model is set)."""
-    from storycoach.rubric import applicable, load_criteria, review_text
+    from storycoach.rubric import applicable, load_criteria
     from storycoach.settings import load_settings
 
     prepared = [_prepare(bank, source) for source in inputs]
@@ -157,24 +158,8 @@ def review_inputs(
     pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
     for p in prepared:
         chosen = applicable(criteria, question=p.question, level=p.level)
-        findings = review_text(
-            p.body,
-            question=p.question,
-            level=p.level,
-            story_when=p.story_when,
-            today=today,
-            line_offset=p.line_offset,
-            criteria=criteria,
-        )
-        result = ReviewResult(
-            path=p.source.label,
-            question=p.question.id if p.question else None,
-            level=p.level,
-            verdict=verdict_for(findings),
-            findings=findings,
-            llm_status="pending" if coach else "skipped",
-            story_id=p.source.story_id,
-        )
+        result = _offline_result(p, criteria, today)
+        result.llm_status = "pending" if coach else "skipped"
         key = (
             coach.cache_key(p.body, criteria=chosen, question=p.question, level=p.level)
             if coach
@@ -197,6 +182,44 @@ def review_inputs(
         _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
     hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
+
+
+def review_offline(
+    bank: Bank,
+    source: ReviewInput,
+    *,
+    criteria: list[Criterion] | None = None,
+    today: date | None = None,
+) -> ReviewResult:
+    """The offline review of one input, not stored: exactly what `review --offline` reports
+    for it. The language server calls this on every edit; bad input raises `StorycoachError`."""
+    from storycoach.rubric import load_criteria
+
+    return _offline_result(_prepare(bank, source), criteria or load_criteria(), today)
+
+
+def _offline_result(p: _Prepared, criteria: list[Criterion], today: date | None) -> ReviewResult:
+    """The rubric engine's findings and verdict for one prepared input (one home for both
+    `review_inputs` and `review_offline`, so the editor and the command never disagree)."""
+    from storycoach.rubric import review_text
+
+    findings = review_text(
+        p.body,
+        question=p.question,
+        level=p.level,
+        story_when=p.story_when,
+        today=today,
+        line_offset=p.line_offset,
+        criteria=criteria,
+    )
+    return ReviewResult(
+        path=p.source.label,
+        question=p.question.id if p.question else None,
+        level=p.level,
+        verdict=verdict_for(findings),
+        findings=findings,
+        story_id=p.source.story_id,
+    )
 
 
 def _make_coach(settings: Settings) -> Coach:

@@ -10,6 +10,7 @@ import typer
 
 from storycoach import __version__
 from storycoach.cli import config, coverage, mock, questions, review, rubrics, story, transfer
+from storycoach.cli import lsp as lsp_command
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -39,6 +40,9 @@ app.command("export", help="Write the bank (stories, links, your questions) as J
 )
 app.command("import", help="Add the stories and questions of an export file to the bank.")(
     transfer.import_
+)
+app.command("lsp", help="Run the language server (diagnostics in your editor; see README).")(
+    lsp_command.lsp
 )
 
 
