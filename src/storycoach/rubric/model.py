@@ -136,13 +136,13 @@ class Criterion(_Strict):
             raise RubricError(f"criterion {self.id!r} was not loaded with load_criteria()")
         return self._runner
 
-    def severity_for(self, level: str | None) -> Severity:
+    def severity_for(self, level: Level | None) -> Severity:
         """The severity at a target level: level bands may raise or lower the default."""
         if level is None:
             return self.severity
-        return self.severity_by_level.get(level, self.severity)  # type: ignore[call-overload]
+        return self.severity_by_level.get(level, self.severity)
 
-    def applies_to(self, question: Question | None, level: str | None) -> bool:
+    def applies_to(self, question: Question | None, level: Level | None) -> bool:
         """Whether this criterion is in play for a question (by theme) and a target level."""
         if level is not None and level not in self.levels:
             return False
