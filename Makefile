@@ -1,6 +1,6 @@
 # Two commands on a fresh clone (only python3 needed):
 #   make demo   set up .venv and run storycoach on a throwaway demo bank
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv, run the lint gate (ruff, mypy --strict) and the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,11 +20,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
 
-test: $(STAMP)
+# The one test command (README, CI): the lint gate, then the whole suite.
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 docs: $(STAMP)
 	$(BIN)/python -m storycoach.rubric.docs > docs/rubrics.md

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -80,9 +80,9 @@ def review(
         if not chosen:
             raise fail("no stories to review" + (f" linked to {question}" if question else ""))
     for s in chosen:
-        item = story_input(s, question)
-        item.level = level or item.level
-        inputs.append(item)
+        source = story_input(s, question)
+        source.level = level or source.level
+        inputs.append(source)
 
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
@@ -231,7 +231,7 @@ def history(
     console().print(table)
 
 
-def _model_summary(row: dict) -> str:
+def _model_summary(row: dict[str, Any]) -> str:
     if row["llm_status"] in (None, "skipped"):
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":
