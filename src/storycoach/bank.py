@@ -218,16 +218,19 @@ def _dumps(value: Any) -> str:
 
 
 def _friendly(error: sqlite3.Error, path: Path) -> StorycoachError:
-    message = str(error).lower()
-    if "locked" in message or "busy" in message:
+    """One readable line for a SQLite error, by its result code (`sqlite_errorname`, e.g.
+    SQLITE_BUSY or the extended SQLITE_READONLY_DBMOVED), never by its message text."""
+    name: str = getattr(error, "sqlite_errorname", None) or ""
+    primary = "_".join(name.split("_")[:2])  # SQLITE_CANTOPEN_ISDIR -> SQLITE_CANTOPEN
+    if primary in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return StorycoachError(
             f"the story bank {path} is locked by another process; try again in a moment"
         )
-    if "readonly" in message or "read-only" in message:
+    if primary == "SQLITE_READONLY":
         return StorycoachError(f"the story bank {path} is read-only; check its permissions")
-    if "not a database" in message or "malformed" in message or "file is encrypted" in message:
+    if primary in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
         return StorycoachError(f"{path} is not a storycoach database (not SQLite, or damaged)")
-    if "unable to open" in message:
+    if primary == "SQLITE_CANTOPEN":
         return StorycoachError(f"cannot open the story bank at {path}")
     return StorycoachError(f"database error in {path}: {error}")
 
