@@ -100,6 +100,35 @@ def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
     )
 
 
+def story_inputs(
+    bank: Bank,
+    story_ids: list[int],
+    *,
+    all_stories: bool = False,
+    question: str | None = None,
+    level: str | None = None,
+) -> list[ReviewInput]:
+    """The bank stories to review: those named, plus with `all_stories` every active one
+    (linked to `question`, if given). A story named twice is reviewed, and paid for, once;
+    `level` overrides each story's own."""
+    chosen = [bank.story(i) for i in dict.fromkeys(story_ids)]
+    if all_stories:
+        named = {s.id for s in chosen}
+        chosen += [
+            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
+        ]
+        if not chosen:
+            raise StorycoachError(
+                "no stories to review" + (f" linked to {question}" if question else "")
+            )
+    inputs = []
+    for s in chosen:
+        source = story_input(s, question)
+        source.level = level or source.level
+        inputs.append(source)
+    return inputs
+
+
 def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     doc = split_front_matter(source.text, source.label)
     meta = doc.meta
