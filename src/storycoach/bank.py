@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 import sqlite_utils.db
@@ -43,6 +43,9 @@ from storycoach.models import (
     usage_cost,
 )
 from storycoach.resources import resource_dir
+
+if TYPE_CHECKING:
+    from storycoach.mock import MockSession
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
 EXPORT_VERSION = 1
@@ -203,6 +206,58 @@ def _insert(table: sqlite_utils.db.Table, row: dict[str, Any]) -> int:
     if not isinstance(pk, int):
         raise TypeError(f"{table.name}: expected an integer primary key, got {pk!r}")
     return pk
+
+
+@MIGRATIONS()
+def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
+    """`storycoach mock` rounds and their model calls (renumber after the last migration).
+
+    A session row is written when the round starts and rewritten after every answer and every
+    model call: `turns`, `debrief` and `llm` are JSON (`storycoach.mock.MockSession` fields),
+    so an interrupted round keeps what was said. Its model attempts live in `mock_calls`
+    (the `llm_calls` fields plus `purpose`: follow-up or rewrite), because `llm_calls` points
+    at reviews.
+    """
+    db.table("mock_sessions").create(
+        {
+            "id": int,
+            "created": str,
+            "updated": str,
+            "question_id": str,
+            "level": str,
+            "story_id": int,
+            "status": str,
+            "turns": str,
+            "first_verdict": str,
+            "verdict": str,
+            "debrief": str,
+            "improved_draft": str,
+            "draft_verdict": str,
+            "draft_findings": str,
+            "llm": str,
+            "llm_status": str,
+        },
+        pk="id",
+        not_null={"created", "updated", "question_id", "status", "turns"},
+    )
+    db.table("mock_calls").create(
+        {
+            "id": int,
+            "session_id": int,
+            "created": str,
+            "purpose": str,
+            "model": str,
+            "status": str,
+            "error": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "latency_ms": int,
+            "cost_usd": float,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "mock_sessions", "id")],
+    )
+    db.table("mock_calls").create_index(["session_id"])
 
 
 def now() -> str:
@@ -730,6 +785,93 @@ class Bank:
             "WHERE question_id IS NOT NULL GROUP BY question_id"
         )
         return {r["question_id"]: r["n"] for r in rows}
+
+    # -- mock rounds --------------------------------------------------------------------------
+
+    def add_mock_session(self, session: MockSession) -> int:
+        """Store a new round before anything else happens; returns its id."""
+        stamp = now()
+        with self._writing() as db:
+            row = {"created": stamp, **self._mock_row(session, stamp)}
+            pk = db.table("mock_sessions").insert(row).last_pk
+            assert isinstance(pk, int)
+            return pk
+
+    def save_mock_session(self, session: MockSession) -> None:
+        """Rewrite a round's row with its current turns, verdicts, draft and model summary."""
+        if session.id is None:
+            raise StorycoachError("save_mock_session needs a stored session")
+        with self._writing() as db:
+            db.table("mock_sessions").update(session.id, self._mock_row(session, now()))
+
+    @staticmethod
+    def _mock_row(session: MockSession, stamp: str) -> dict[str, Any]:
+        return {
+            "updated": stamp,
+            "question_id": session.question,
+            "level": session.level,
+            "story_id": session.story_id,
+            "status": session.status,
+            "turns": _dumps([t.model_dump(mode="json") for t in session.turns]),
+            "first_verdict": session.first_verdict,
+            "verdict": session.verdict,
+            "debrief": _dumps([o.model_dump(mode="json") for o in session.debrief]),
+            "improved_draft": session.improved_draft,
+            "draft_verdict": session.draft_verdict,
+            "draft_findings": _dumps([f.model_dump(mode="json") for f in session.draft_findings]),
+            "llm": _dumps(session.llm.model_dump(mode="json")) if session.llm else None,
+            "llm_status": session.llm_status,
+        }
+
+    def record_mock_call(self, session_id: int, purpose: str, call: CallRecord) -> None:
+        """One model attempt of a round (`purpose`: follow-up or rewrite), as `llm_calls`
+        stores a review's: never the key or the text."""
+        with self._writing() as db:
+            db.table("mock_calls").insert(
+                {"session_id": session_id, "created": now(), "purpose": purpose,
+                 **call.model_dump()}
+            )  # fmt: skip
+
+    def mock_session(self, session_id: int) -> MockSession:
+        rows = self._read("SELECT * FROM mock_sessions WHERE id = ?", [session_id])
+        if not rows:
+            known = [str(r["id"]) for r in self._read("SELECT id FROM mock_sessions")]
+            raise NotFoundError("mock session", str(session_id), known)
+        return self._mock_from_row(rows[0])
+
+    def mock_sessions(self, *, limit: int | None = None) -> list[MockSession]:
+        """Stored rounds, newest first."""
+        sql = "SELECT * FROM mock_sessions ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._mock_from_row(r) for r in self._read(sql)]
+
+    def mock_calls(self, session_id: int) -> list[dict[str, Any]]:
+        return self._read("SELECT * FROM mock_calls WHERE session_id = ? ORDER BY id", [session_id])
+
+    @staticmethod
+    def _mock_from_row(row: dict[str, Any]) -> MockSession:
+        from storycoach.mock import MockSession  # only commands that read rounds pay for it
+
+        return MockSession.model_validate(
+            {
+                "id": row["id"],
+                "created": row["created"],
+                "question": row["question_id"],
+                "level": row["level"],
+                "story_id": row["story_id"],
+                "status": row["status"],
+                "turns": json.loads(row["turns"] or "[]"),
+                "first_verdict": row["first_verdict"],
+                "verdict": row["verdict"],
+                "debrief": json.loads(row["debrief"] or "[]"),
+                "improved_draft": row["improved_draft"] or "",
+                "draft_verdict": row["draft_verdict"],
+                "draft_findings": json.loads(row["draft_findings"] or "[]"),
+                "llm": json.loads(row["llm"]) if row["llm"] else None,
+                "llm_status": row["llm_status"] or "skipped",
+            }
+        )
 
 
 def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[Any]:

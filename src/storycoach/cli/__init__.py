@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
+from storycoach.cli import config, coverage, mock, questions, review, rubrics, story, transfer
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command("review")(review.review)
 app.command("history")(review.history)
 app.command("coverage")(coverage.coverage)
 app.command("practice")(coverage.practice)
+app.command("mock")(mock.mock)
 app.add_typer(rubrics.app, name="rubrics", help="The rubric criteria drafts are checked against.")
 app.command("config")(config.config)
 app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(

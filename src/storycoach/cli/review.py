@@ -188,9 +188,15 @@ def history(
     ] = None,
     story: Annotated[int | None, typer.Option("--story", "-s", help="Only this story.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many reviews.")] = 50,
+    mock: Annotated[bool, typer.Option("--mock", help="List mock rounds instead.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stored reviews, newest first, with model usage and cost."""
+    """Stored reviews, newest first, with model usage and cost (`--mock`: mock rounds)."""
+    if mock:
+        from storycoach.cli.mock import history as mock_history
+
+        mock_history(limit, as_json)
+        return
     from storycoach.history import review_history
 
     rows = review_history(open_bank(), question=question, story=story, limit=limit)

@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from storycoach.rubric.detectors import REGISTRY
-from storycoach.rubric.model import THEMES, Criterion, Example, Why
+from storycoach.rubric.model import THEMES, Criterion, Example, FollowUp, Why
 
 _INTRO = """\
 # Rubric files
@@ -46,6 +46,8 @@ def render_format() -> str:
     lines += _table(Why)
     lines += ["", "### `[[examples]]`", ""]
     lines += _table(Example)
+    lines += ["", "### `follow_up`", "", _doc(FollowUp), ""]
+    lines += _table(FollowUp)
     lines += ["", "## Detectors and their `params`"]
     for name in sorted(REGISTRY):
         detector = REGISTRY[name]

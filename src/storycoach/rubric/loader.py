@@ -24,7 +24,7 @@ from storycoach.errors import describe
 from storycoach.rubric import cache
 from storycoach.rubric.detectors import REGISTRY, Detector
 from storycoach.rubric.detectors.base import Params
-from storycoach.rubric.model import Criterion, Example, RubricError, Why
+from storycoach.rubric.model import Criterion, Example, FollowUp, RubricError, Why
 
 #: Folders under the rubric directory that hold word lists, not criteria.
 DATA_DIRS = frozenset({"lexicon"})
@@ -265,7 +265,7 @@ def _model_name(model: type[BaseModel]) -> str:
 
 def _models() -> dict[str, type[BaseModel]]:
     """The models a cache entry may name: the rubric file's and every detector's params."""
-    found: list[type[BaseModel]] = [Criterion, Why, Example]
+    found: list[type[BaseModel]] = [Criterion, Why, Example, FollowUp]
     pending: list[type[BaseModel]] = [Params]
     while pending:
         model = pending.pop()
