@@ -563,7 +563,7 @@ class Bank:
             markers.setdefault(r["story_id"], []).append(r["marker_slug"])
         return questions, markers
 
-    def _stories_where(self, where: str, params: list[Any]) -> list[StoredStory]:
+    def _stories_where(self, where: str, params: list[str | int]) -> list[StoredStory]:
         rows = self._read(f"SELECT * FROM stories WHERE {where} ORDER BY id", params)
         if not rows:
             return []
