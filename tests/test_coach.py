@@ -148,6 +148,14 @@ def model_error(coach: Coach, **kw: Any) -> ModelError:
 # -- success ------------------------------------------------------------------------------------
 
 
+def test_a_weakest_sentence_not_in_the_draft_is_dropped(coach: Coach, api: Any) -> None:
+    """Like quotes: the weakest sentence must be verbatim in the draft, or it is not shown."""
+    route(api, completion(answer(weakest_sentence="We shipped it on time and under budget.")))
+    review, _ = score(coach)
+    assert review.weakest_sentence == ""
+    assert review.rewrite  # the rewrite is the model's own text, shown as advice
+
+
 def test_success_scores_quotes_fixes_and_usage(coach: Coach, api: Any) -> None:
     r = route(api, completion(answer()))
     review, calls = score(coach)

@@ -55,19 +55,20 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from storycoach.errors import NotFoundError, StorycoachError
-from storycoach.models import Marker, Question, Story, normalize_level
+from storycoach.models import Marker, Question, StoredStory, Story, normalize_level
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
 
 Status = Literal["gap", "thin", "covered"]
+Freshness = Literal["fresh", "stale", "undated"]
 
 #: The guide: "pick two behavioral stories per question from your last 18 months".
 FRESH_MONTHS = 18
@@ -294,7 +295,7 @@ def months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]:
+def freshness(story: Story, today: date) -> Freshness:
     when = story.when_date
     if when is None:
         return "undated"
@@ -336,7 +337,7 @@ def select_questions(
 def compute_coverage(
     questions: list[Question],
     markers: list[Marker],
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     verdicts: dict[int, str],
     *,
     today: date | None = None,
@@ -389,7 +390,7 @@ def compute_coverage(
 
 
 def _question_row(
-    q: Question, ids: list[int], fresh: dict[int, str], verdicts: dict[int, str]
+    q: Question, ids: list[int], fresh: dict[int, Freshness], verdicts: dict[int, str]
 ) -> QuestionCoverage:
     stale = [i for i in ids if fresh[i] == "stale"]
     failing = [i for i in ids if verdicts.get(i) == "fail"]
@@ -428,7 +429,7 @@ def _marker_rows(
     markers: list[Marker],
     selected: list[Question],
     rows: list[QuestionCoverage],
-    active: list[Story],
+    active: Sequence[StoredStory],
     only: str | None,
     filtered: bool,
 ) -> list[MarkerCoverage]:
@@ -647,9 +648,10 @@ def question_query(question: Question, markers: dict[str, Marker]) -> Query:
                 continue
             query.terms[term] = max(query.terms.get(term, 0.0), weight)
             query.surface.setdefault(term, words[i])
-            if i + 1 < len(seq) and seq[i + 1] is not None:
-                query.phrases.add((term, seq[i + 1]))
-                query.surface.setdefault(f"{term} {seq[i + 1]}", f"{words[i]} {words[i + 1]}")
+            following = seq[i + 1] if i + 1 < len(seq) else None
+            if following is not None:
+                query.phrases.add((term, following))
+                query.surface.setdefault(f"{term} {following}", f"{words[i]} {words[i + 1]}")
     return query
 
 
@@ -688,8 +690,8 @@ def _display(
 
 def _suggest(
     weak: list[QuestionCoverage],
-    active: list[Story],
-    fresh: dict[int, str],
+    active: Sequence[StoredStory],
+    fresh: dict[int, Freshness],
     verdicts: dict[int, str],
     markers: dict[str, Marker],
     limit: int,
@@ -759,7 +761,7 @@ def plan_accept(
 
 def link_candidates(
     report: CoverageReport,
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     markers: list[Marker],
     *,
     limit: int = LLM_CANDIDATES,

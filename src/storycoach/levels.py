@@ -8,6 +8,7 @@ A malformed file is an error, never an empty list.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class LevelBands(BaseModel):
         """The band covering `level`, if any."""
         return next((b for b in self.bands.values() if level in b.levels), None)
 
-    def covering(self, levels: list[str] | tuple[str, ...]) -> list[Band]:
+    def covering(self, levels: Iterable[str]) -> list[Band]:
         """The bands covering any of `levels`, in ladder order."""
         wanted = set(levels)
         return [b for b in self.bands.values() if wanted & set(b.levels)]

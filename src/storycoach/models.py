@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+from typing import Annotated, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from storycoach.errors import StorycoachError
 
@@ -26,7 +33,7 @@ def parse_level(value: object) -> _Level:
     text = str(value).strip().upper()
     if text not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {value!r}")
-    return cast(_Level, text)
+    return text
 
 
 def normalize_level(level: str | None) -> _Level | None:
@@ -108,8 +115,8 @@ class Story(Record):
 
     @field_validator("title", "situation", "task", "action", "result")
     @classmethod
-    def _required(cls, value: str, info: Any) -> str:
-        return _non_blank(value, info.field_name)
+    def _required(cls, value: str, info: ValidationInfo) -> str:
+        return _non_blank(value, info.field_name or "field")
 
     @field_validator("when")
     @classmethod
@@ -134,6 +141,14 @@ class Story(Record):
         if self.reflection:
             parts.append(("Reflection", self.reflection))
         return "\n\n".join(f"## {heading}\n\n{text}" for heading, text in parts) + "\n"
+
+
+class StoredStory(Story):
+    """A story as the bank returns it: it has an id and its timestamps."""
+
+    id: int
+    created: datetime
+    updated: datetime
 
 
 class Marker(Record):

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
+    CallRecord,
+    Level,
+    LlmReview,
     Person,
     Question,
     ReviewResult,
@@ -50,6 +53,7 @@ class ReviewInput:
 class ReviewItem:
     result: ReviewResult
     criteria: list[str]
+    review_id: int  # the stored review (also `result.review_id`)
     model_error: str | None = None
 
 
@@ -76,7 +80,7 @@ class _Prepared:
     body: str
     line_offset: int
     question: Question | None
-    level: str | None
+    level: Level | None
     story_when: date | None
     people: list[str]
 
@@ -96,6 +100,35 @@ def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
     )
 
 
+def story_inputs(
+    bank: Bank,
+    story_ids: list[int],
+    *,
+    all_stories: bool = False,
+    question: str | None = None,
+    level: str | None = None,
+) -> list[ReviewInput]:
+    """The bank stories to review: those named, plus with `all_stories` every active one
+    (linked to `question`, if given). A story named twice is reviewed, and paid for, once;
+    `level` overrides each story's own."""
+    chosen = [bank.story(i) for i in dict.fromkeys(story_ids)]
+    if all_stories:
+        named = {s.id for s in chosen}
+        chosen += [
+            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
+        ]
+        if not chosen:
+            raise StorycoachError(
+                "no stories to review" + (f" linked to {question}" if question else "")
+            )
+    inputs = []
+    for s in chosen:
+        source = story_input(s, question)
+        source.level = level or source.level
+        inputs.append(source)
+    return inputs
+
+
 def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     doc = split_front_matter(source.text, source.label)
     meta = doc.meta
@@ -103,10 +136,11 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     linked = meta.get("questions")
     if question_id is None and isinstance(linked, list) and len(linked) == 1:
         question_id = linked[0]
-    level = source.level or meta.get("level")
-    if level is not None:
+    given = source.level or meta.get("level")
+    level: Level | None = None
+    if given is not None:
         try:
-            level = parse_level(level)
+            level = parse_level(given)
         except ValueError as error:
             raise StorycoachError(f"{source.label}: {error}") from None
     story_when = source.story_when
@@ -155,7 +189,7 @@ def review_inputs(
     coach = _make_coach(settings) if settings is not None and settings.enabled else None
 
     items: list[ReviewItem] = []
-    pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
+    pending: list[tuple[int, _Prepared, list[Criterion], str | None]] = []
     for p in prepared:
         chosen = applicable(criteria, question=p.question, level=p.level)
         result = _offline_result(p, criteria, today)
@@ -165,9 +199,10 @@ def review_inputs(
             if coach
             else None
         )
-        result.review_id = bank.add_review(result, p.source.text, cache_key=key)
-        items.append(ReviewItem(result=result, criteria=[c.id for c in chosen]))
-        if coach is None:
+        review_id = bank.add_review(result, p.source.text, cache_key=key)
+        result.review_id = review_id
+        items.append(ReviewItem(result, [c.id for c in chosen], review_id))
+        if coach is None or key is None:
             _done(on_result, result)
             continue
         cached = None if no_cache else bank.cached_llm(key)
@@ -237,14 +272,14 @@ def _score_concurrently(
     bank: Bank,
     coach: Coach,
     items: list[ReviewItem],
-    pending: list[tuple[int, _Prepared, list[Any], str | None]],
+    pending: list[tuple[int, _Prepared, list[Criterion], str | None]],
     redact: bool,
     concurrency: int,
     on_result: Callable[[ReviewResult], None] | None,
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
 
-    def score(p: _Prepared, chosen: list[Any]) -> Any:
+    def score(p: _Prepared, chosen: list[Criterion]) -> tuple[LlmReview, list[CallRecord]]:
         return coach.score(
             p.body,
             criteria=chosen,
@@ -257,7 +292,7 @@ def _score_concurrently(
     # Identical drafts in one run (same cache key) share one request: the first pays for it,
     # the others are answered as from the cache.
     groups: dict[str | None, list[tuple[int, _Prepared]]] = {}
-    first_chosen: dict[str | None, list[Any]] = {}
+    first_chosen: dict[str | None, list[Criterion]] = {}
     for index, p, chosen, key in pending:
         group_key = key if key is not None else f"#{index}"
         groups.setdefault(group_key, []).append((index, p))
@@ -275,23 +310,23 @@ def _score_concurrently(
                 llm, calls = future.result()
             except ModelError as error:
                 for call in error.calls:
-                    bank.record_llm_call(payer.result.review_id, call)
+                    bank.record_llm_call(payer.review_id, call)
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
                     item.result.llm_status = "failed"
-                    bank.finish_review(item.result.review_id, item.result)
+                    bank.finish_review(item.review_id, item.result)
                     _done(on_result, item.result)
                 continue
             for call in calls:
-                bank.record_llm_call(payer.result.review_id, call)
+                bank.record_llm_call(payer.review_id, call)
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
                 _done(on_result, items[index].result)
 
 
-def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
+def _apply_model(bank: Bank, item: ReviewItem, llm: LlmReview, p: _Prepared) -> None:
     from storycoach.coach import merge, verdict
 
     result = item.result
@@ -299,4 +334,4 @@ def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
     result.llm = llm
     result.verdict = verdict(result.findings, llm)
     result.llm_status = "cached" if llm.cached else "ok"
-    bank.finish_review(result.review_id, result)
+    bank.finish_review(item.review_id, result)

@@ -111,7 +111,7 @@ def launch_editor(text: str) -> str | None:
 class ErrorBoundary(TyperGroup):
     """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback."""
 
-    def invoke(self, ctx: Any) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
         from storycoach.errors import StorycoachError
 
         try:

@@ -33,6 +33,7 @@ from storycoach.cli.common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from storycoach.bank import Bank
     from storycoach.coverage import CoverageReport, QuestionCoverage
 
 _STYLE = {"gap": "bold red", "thin": "yellow", "covered": "green"}
@@ -228,7 +229,7 @@ def _write(path: Path | None, text: str) -> None:
 
 
 def _accept(
-    bank: Any, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
+    bank: Bank, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
 ) -> list[dict[str, Any]]:
     """Link the planned suggestions (the model's with --llm); a terminal user confirms first
     unless --yes."""
@@ -417,7 +418,9 @@ def practice(
     raise typer.Exit(batch.exit_code)
 
 
-def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
+def _show_prompt(
+    out: Console, row: QuestionCoverage, level: str | None, report: CoverageReport
+) -> None:
     from storycoach.cli.questions import print_probes
     from storycoach.levels import load_levels
 

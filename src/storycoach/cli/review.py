@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -57,7 +57,7 @@ def review(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.reviewing import ReviewInput, review_inputs, story_input
+    from storycoach.reviewing import ReviewInput, review_inputs, story_inputs
     from storycoach.storyfile import read_text
 
     files = files or []
@@ -71,18 +71,9 @@ def review(
     inputs = [
         ReviewInput(label=f, text=read_text(f), question_id=question, level=level) for f in files
     ]
-    chosen = [bank.story(i) for i in dict.fromkeys(story or [])]
-    if all_stories:  # a story named with --story too is reviewed (and paid for) once
-        named = {s.id for s in chosen}
-        chosen += [
-            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
-        ]
-        if not chosen:
-            raise fail("no stories to review" + (f" linked to {question}" if question else ""))
-    for s in chosen:
-        item = story_input(s, question)
-        item.level = level or item.level
-        inputs.append(item)
+    inputs += story_inputs(
+        bank, story or [], all_stories=all_stories, question=question, level=level
+    )
 
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
@@ -237,7 +228,7 @@ def history(
     console().print(table)
 
 
-def _model_summary(row: dict) -> str:
+def _model_summary(row: dict[str, Any]) -> str:
     if row["llm_status"] in (None, "skipped"):
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":

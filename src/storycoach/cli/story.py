@@ -187,9 +187,10 @@ def add(
     elif {"title", "situation", "task", "action", "result"} & fields.keys():
         story = story_from_fields(fields, "the story")
     elif interactive():
-        story = _edit_in_editor(TEMPLATE)
-        if story is None:
+        edited = _edit_in_editor(TEMPLATE)
+        if edited is None:
             raise fail("nothing saved (the template was left empty)", 1)
+        story = edited
     else:
         raise fail(
             "give the story as --title/--situation/--task/--action/--result, "
@@ -356,12 +357,13 @@ def edit(
         base = current.model_dump(exclude={"id", "created", "updated"})
         story = story_from_fields({**base, **fields})
     elif interactive():
-        story = _edit_in_editor(
+        edited = _edit_in_editor(
             story_to_text(current), retry=f"storycoach story edit {story_id} --from"
         )
-        if story is None:
+        if edited is None:
             console().print("No changes.")
             return
+        story = edited
     else:
         raise fail("nothing to change: give field flags or --from FILE")
     saved = bank.update_story(story_id, story)

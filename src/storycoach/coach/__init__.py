@@ -11,6 +11,7 @@ One module per concern:
 - `redact`: names swapped for PERSON_n before sending and restored after;
 - `quotes`: where a quoted span sits in the draft;
 - `judge`: the model's review merged with the rubric findings, and the verdict;
+- `followup`: the mock round's requests (the next follow-up question, the rewrite);
 - `service`: `Coach`, the one object the core holds.
 
 Importing this package does not import `openai`: offline commands do not pay ~0.3 s for it.

@@ -24,7 +24,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +37,7 @@ from storycoach.settings import Settings, estimate_cost
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletion
 
 #: The longest `Retry-After` we honour; a server asking for more is not retried.
 MAX_RETRY_AFTER = 60.0
@@ -60,7 +61,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
     """
     if not settings.enabled:
         raise StorycoachError(settings.hint)
-    openai = _import_openai()
+    import openai  # the only import of openai, and only here: ~0.3 s offline commands never pay
 
     key = settings.api_key.get_secret_value() if settings.api_key else PLACEHOLDER_KEY
     return openai.OpenAI(
@@ -71,16 +72,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
     )
 
 
-def _import_openai() -> Any:
-    """`import openai`, here so that nothing else imports it (a plain import: it waits if
-    another thread is mid-import). Interpreter-wide GC tuning, which makes its ~2,000 classes
-    cheaper to carry, belongs to the command line's `main()`, not to a library call."""
-    import openai
-
-    return openai
-
-
-def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> Any:
+def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> ChatCompletion:
     """`POST /chat/completions`, parsed into the SDK's `ChatCompletion`.
 
     The same request `client.chat.completions.create(**body)` sends, through the SDK's
@@ -271,7 +263,7 @@ class ModelClient:
 
     def _check(
         self,
-        completion: Any,
+        completion: ChatCompletion,
         schema_model: type[_M],
         check: Callable[[_M], None] | None,
         task: str,
@@ -292,13 +284,14 @@ class ModelClient:
             raise _GiveUp(
                 f"the model refused to {task} (model {model}): {clip(message.refusal)}", "refusal"
             )
-        if choice.finish_reason == "length":
+        finish_reason = getattr(choice, "finish_reason", None)
+        if finish_reason == "length":
             raise _GiveUp(
                 f"the model's answer was cut off at its output limit "
                 f"(finish_reason=length, model {model})",
                 "truncated (finish_reason=length)",
             )
-        if choice.finish_reason == "content_filter":
+        if finish_reason == "content_filter":
             raise _GiveUp(
                 f"the model's content filter stopped the answer (model {model})", "content filter"
             )
@@ -351,7 +344,7 @@ class ModelClient:
         return _Fault(False, record, f"the model server rejected the request ({status}){suffix}")
 
     def _backoff(self, retries: int) -> float:
-        return min(BACKOFF_CAP, BACKOFF_BASE * 2**retries) * (0.5 + self._jitter() / 2)
+        return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**retries) * (0.5 + self._jitter() / 2)
 
     def _give_up(self, message: str, calls: list[CallRecord]) -> ModelError:
         if calls:
@@ -360,7 +353,7 @@ class ModelClient:
 
 
 def _repair(
-    messages: Sequence[dict[str, str]], completion: Any, bad: _BadAnswer
+    messages: Sequence[dict[str, str]], completion: ChatCompletion, bad: _BadAnswer
 ) -> list[dict[str, str]]:
     """The first request again, the rejected answer (clipped: a runaway answer must not be paid
     for twice) and what was wrong with it."""
@@ -379,7 +372,7 @@ def _repair(
     ]
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds; dates are ignored)."""
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
@@ -394,7 +387,7 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _server_detail(error: Any) -> str:
+def _server_detail(error: openai.APIStatusError) -> str:
     body = getattr(error, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)

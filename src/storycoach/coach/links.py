@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storycoach.coach.client import clip
 from storycoach.coach.prompts import CHARS_PER_TOKEN, bank_data, load_prompt, strict_schema
-from storycoach.models import Question, Story
+from storycoach.models import Question, StoredStory, Story
 
 #: The prompt for `coverage --llm`, in the prompts directory.
 LINKS_PROMPT = "suggest_links.md"
@@ -99,7 +99,7 @@ def story_summary(story: Story, words: int = SUMMARY_WORDS) -> str:
     return " ".join(out)
 
 
-def _format_link_stories(stories: Sequence[Story]) -> str:
+def _format_link_stories(stories: Sequence[StoredStory]) -> str:
     lines = []
     for s in stories:
         lines.append(f"#{s.id} {bank_data(clip(s.title, TITLE_CHARS))}")
@@ -143,7 +143,7 @@ def filter_links(answer: LinkAnswer, offered: dict[str, tuple[int, ...]]) -> lis
 def link_request(
     prompts_dir: Path,
     asks: Sequence[tuple[Question, Sequence[int]]],
-    stories: Sequence[Story],
+    stories: Sequence[StoredStory],
     *,
     model: str,
     endpoint: str,

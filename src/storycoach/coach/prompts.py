@@ -105,7 +105,7 @@ def strict_schema(schema_model: type[BaseModel]) -> dict[str, Any]:
             return [clean(v) for v in node]
         if not isinstance(node, dict):
             return node
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if key in ("title", "description", "$defs", "default"):
                 continue

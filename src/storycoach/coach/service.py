@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from storycoach.coach import links, review
 from storycoach.coach.client import ModelClient
 from storycoach.coach.prompts import CHARS_PER_TOKEN, json_format
-from storycoach.models import CallRecord, LlmReview, Question, Story
+from storycoach.models import CallRecord, LlmReview, Question, StoredStory
 from storycoach.resources import resource_dir
 from storycoach.settings import Settings
 
@@ -141,7 +141,7 @@ class Coach(ModelClient):
     # -- link suggestions --
 
     def link_request(
-        self, asks: Sequence[tuple[Question, Sequence[int]]], stories: Sequence[Story]
+        self, asks: Sequence[tuple[Question, Sequence[int]]], stories: Sequence[StoredStory]
     ) -> links.LinkRequest:
         """See `links.link_request`."""
         return links.link_request(
