@@ -99,6 +99,37 @@ EXPECTED_SCHEMA = {
         "cost_usd": float,
     },
     "rejected_links": {"story_id": int, "question_id": str, "created": str},
+    "mock_sessions": {
+        "id": int,
+        "created": str,
+        "updated": str,
+        "question_id": str,
+        "level": str,
+        "story_id": int,
+        "status": str,
+        "turns": str,
+        "first_verdict": str,
+        "verdict": str,
+        "debrief": str,
+        "improved_draft": str,
+        "draft_verdict": str,
+        "draft_findings": str,
+        "llm": str,
+        "llm_status": str,
+    },
+    "mock_calls": {
+        "id": int,
+        "session_id": int,
+        "created": str,
+        "purpose": str,
+        "model": str,
+        "status": str,
+        "error": str,
+        "tokens_in": int,
+        "tokens_out": int,
+        "latency_ms": int,
+        "cost_usd": float,
+    },
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -111,6 +142,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("llm_calls", "review_id", "reviews", "id"),
     ("rejected_links", "story_id", "stories", "id"),
     ("rejected_links", "question_id", "questions", "id"),
+    ("mock_calls", "session_id", "mock_sessions", "id"),
 }
 
 

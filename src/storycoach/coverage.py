@@ -54,21 +54,21 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from storycoach.errors import NotFoundError, StorycoachError
-from storycoach.models import LEVELS, Marker, Question, Story
+from storycoach.models import Marker, Question, StoredStory, Story, normalize_level
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
 
 Status = Literal["gap", "thin", "covered"]
+Freshness = Literal["fresh", "stale", "undated"]
 
 #: The guide: "pick two behavioral stories per question from your last 18 months".
 FRESH_MONTHS = 18
@@ -302,7 +302,7 @@ def months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]:
+def freshness(story: Story, today: date) -> Freshness:
     when = story.when_date
     if when is None:
         return "undated"
@@ -310,15 +310,6 @@ def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]
 
 
 # -- the map ------------------------------------------------------------------------------------
-
-
-def normalize_level(level: str | None) -> str | None:
-    if level is None:
-        return None
-    value = level.strip().upper()
-    if value not in LEVELS:
-        raise StorycoachError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-    return value
 
 
 def select_questions(
@@ -353,7 +344,7 @@ def select_questions(
 def compute_coverage(
     questions: list[Question],
     markers: list[Marker],
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     verdicts: dict[int, str],
     *,
     today: date | None = None,
@@ -412,7 +403,7 @@ def compute_coverage(
 
 
 def _question_row(
-    q: Question, ids: list[int], fresh: dict[int, str], verdicts: dict[int, str]
+    q: Question, ids: list[int], fresh: dict[int, Freshness], verdicts: dict[int, str]
 ) -> QuestionCoverage:
     stale = [i for i in ids if fresh[i] == "stale"]
     failing = [i for i in ids if verdicts.get(i) == "fail"]
@@ -451,7 +442,7 @@ def _marker_rows(
     markers: list[Marker],
     selected: list[Question],
     rows: list[QuestionCoverage],
-    active: list[Story],
+    active: Sequence[StoredStory],
     only: str | None,
     filtered: bool,
 ) -> list[MarkerCoverage]:
@@ -670,9 +661,10 @@ def question_query(question: Question, markers: dict[str, Marker]) -> Query:
                 continue
             query.terms[term] = max(query.terms.get(term, 0.0), weight)
             query.surface.setdefault(term, words[i])
-            if i + 1 < len(seq) and seq[i + 1] is not None:
-                query.phrases.add((term, seq[i + 1]))
-                query.surface.setdefault(f"{term} {seq[i + 1]}", f"{words[i]} {words[i + 1]}")
+            following = seq[i + 1] if i + 1 < len(seq) else None
+            if following is not None:
+                query.phrases.add((term, following))
+                query.surface.setdefault(f"{term} {following}", f"{words[i]} {words[i + 1]}")
     return query
 
 
@@ -711,8 +703,8 @@ def _display(
 
 def _suggest(
     weak: list[QuestionCoverage],
-    active: list[Story],
-    fresh: dict[int, str],
+    active: Sequence[StoredStory],
+    fresh: dict[int, Freshness],
     verdicts: dict[int, str],
     markers: dict[str, Marker],
     limit: int,
@@ -784,7 +776,7 @@ def plan_accept(
 
 def link_candidates(
     report: CoverageReport,
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     markers: list[Marker],
     *,
     limit: int = LLM_CANDIDATES,
@@ -826,38 +818,6 @@ def weakest(report: CoverageReport, attempts: dict[str, int] | None = None) -> Q
             order[r.id],
         ),
     )
-
-
-@dataclass(frozen=True)
-class LevelBand:
-    """What a level band expects, from the guide's level-mapped rubric."""
-
-    id: str
-    levels: tuple[str, ...]
-    name: str
-    expects: str
-
-
-def level_bands() -> list[LevelBand]:
-    """The bands of `prompts/levels.toml`: the same text the model scores a review against,
-    so what `practice` shows is what the review expects. Empty if the file is unreadable:
-    the expectations are advice, and practice works without them."""
-    from storycoach.resources import resource_dir
-
-    try:
-        data = tomllib.loads((resource_dir("prompts") / "levels.toml").read_text(encoding="utf-8"))
-        return [
-            LevelBand(key, tuple(band["levels"]), band["name"], band["expects"])
-            for key, band in data["bands"].items()
-        ]
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
-        return []
-
-
-def bands_for(levels: Iterable[str]) -> list[LevelBand]:
-    """The bands covering any of `levels`, in ladder order."""
-    wanted = set(levels)
-    return [b for b in level_bands() if wanted & set(b.levels)]
 
 
 # -- loading ------------------------------------------------------------------------------------

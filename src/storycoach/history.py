@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from storycoach.models import CallRecord
+
 if TYPE_CHECKING:
     from storycoach.bank import Bank
 
@@ -38,22 +40,13 @@ def _entry(r: dict[str, Any]) -> dict[str, Any]:
         "llm_status": r["llm_status"],
         "llm_model": llm.get("model"),
         "llm_mean_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "calls": [
-            {
-                k: c[k]
-                for k in (
-                    "model",
-                    "status",
-                    "error",
-                    "tokens_in",
-                    "tokens_out",
-                    "latency_ms",
-                    "cost_usd",
-                )
-            }
-            for c in calls
-        ],
+        "calls": [CallRecord.model_validate(_fields(c)).model_dump() for c in calls],
         "tokens_in": sum(c["tokens_in"] or 0 for c in calls),
         "tokens_out": sum(c["tokens_out"] or 0 for c in calls),
         "cost_usd": round(sum(c["cost_usd"] or 0 for c in calls), 6) or None,
     }
+
+
+def _fields(row: dict[str, Any]) -> dict[str, Any]:
+    """An `llm_calls` row's `CallRecord` fields (not its id, review id or time)."""
+    return {name: row[name] for name in CallRecord.model_fields}

@@ -19,6 +19,7 @@ from storycoach.coverage import (
     link_candidates,
 )
 from storycoach.errors import ModelError, StorycoachError
+from storycoach.models import known_sum, usage_cost
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
@@ -57,7 +58,6 @@ def propose_links(bank: Bank, report: CoverageReport, coach: Coach) -> LinkRun:
     result to a report with `apply_links`.
     """
     from storycoach.coach import LinkProposal
-    from storycoach.coach.client import total
 
     model = coach.settings.model
     stories = bank.stories(include_retired=False)
@@ -85,23 +85,14 @@ def propose_links(bank: Bank, report: CoverageReport, coach: Coach) -> LinkRun:
     try:
         proposals, calls = coach.propose_links(request)
     except ModelError as error:
-        failed = getattr(error, "calls", [])
-        bank.store_suggestions(
-            request.key, None, model=model, calls=[asdict(c) for c in failed], error=str(error)
-        )
+        bank.store_suggestions(request.key, None, model=model, calls=error.calls, error=str(error))
         raise
-    bank.store_suggestions(
-        request.key,
-        [asdict(p) for p in proposals],
-        model=model,
-        calls=[asdict(c) for c in calls],
-    )
-    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+    bank.store_suggestions(request.key, [asdict(p) for p in proposals], model=model, calls=calls)
     info.update(
         requests=len(calls),
-        tokens_in=total(c.tokens_in for c in calls),
-        tokens_out=total(c.tokens_out for c in calls),
-        cost_usd=round(sum(costs), 8) if costs else None,
+        tokens_in=known_sum(c.tokens_in for c in calls),
+        tokens_out=known_sum(c.tokens_out for c in calls),
+        cost_usd=usage_cost(calls),
     )
     return LinkRun(proposals, info)
 

@@ -97,7 +97,10 @@ def split_front_matter(text: str, label: str = "the file") -> Document:
     import yaml  # only files with front matter pay for it
 
     try:
-        meta = yaml.safe_load(match[1]) or {}
+        # libyaml's safe loader when PyYAML has it (its wheels do): the same safe constructor,
+        # about 6x faster than the pure-Python parser, which the language server pays per edit.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        meta = yaml.load(match[1], Loader=loader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark else ""
@@ -234,8 +237,8 @@ def story_template(fields: dict[str, Any] | None = None) -> str:
             continue
         line = re.compile(rf"^{re.escape(key)}:[ \t]*(?:\[\])?[ \t]*", re.MULTILINE)
         rendered = json.dumps(value, ensure_ascii=False)
-        filled = f"{key}: {rendered}  "
-        text, found = line.subn(lambda _, r=filled: r, text, count=1)
+        filled = f"{key}: {rendered}  ".replace("\\", "\\\\")  # a backslash stays one
+        text, found = line.subn(filled, text, count=1)
         if not found:
             raise ValueError(f"the template has no {key!r} line")
     return re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)

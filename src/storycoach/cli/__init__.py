@@ -11,7 +11,8 @@ import typer
 from typer.core import TyperArgument, TyperOption
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
+from storycoach.cli import config, coverage, mock, questions, review, rubrics, story, transfer
+from storycoach.cli import lsp as lsp_command
 from storycoach.cli.common import ErrorBoundary, state
 
 _ORDER = ("story", "questions", "markers", "review", "history", "rubrics", "coverage", "practice")
@@ -99,6 +100,7 @@ _PANELS: list[tuple[str, list[tuple[str, Any, str]]]] = [
         [
             ("coverage", coverage.coverage, "Which questions your stories answer: gaps, thin."),
             ("practice", coverage.practice, "Answer your weakest-covered question, get feedback."),
+            ("mock", mock.mock, "A mock round: the question, follow-ups, a debrief."),
         ],
     ),
     (
@@ -107,6 +109,7 @@ _PANELS: list[tuple[str, list[tuple[str, Any, str]]]] = [
             ("export", transfer.export, "Write the bank (stories, links, questions) as JSON."),
             ("import", transfer.import_, "Add the stories and questions of an export file."),
             ("config", config.config, "Show the model settings and where each came from."),
+            ("lsp", lsp_command.lsp, "Run the language server (diagnostics in your editor)."),
         ],
     ),
 ]
@@ -157,6 +160,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     db: Annotated[
         Path | None,
         typer.Option(
@@ -197,8 +201,14 @@ def root(
         ),
     ] = None,
 ) -> None:
+    """Set the global options, and keep validated rubric data in the app directory for the
+    length of the command (`storycoach.rubric.cache`; a library caller gets no cache files)."""
+    from storycoach.cli.common import app_dir
+    from storycoach.rubric.cache import disk_cache
+
     state.db = db
     state.debug = debug
+    ctx.with_resource(disk_cache(app_dir() / "cache"))
 
 
 def main() -> None:
@@ -210,6 +220,11 @@ def main() -> None:
     # young generation means fewer passes over the rest. The collector still runs, so a long
     # `review --all` or `coverage --llm` keeps reclaiming cyclic garbage; nothing is skipped
     # at exit (no os._exit), so output is flushed and SQLite commits as usual.
+    # The same again once the command is done, `openai`'s ~2,000 classes included when the
+    # model was called: the collection at interpreter exit then skips them (~0.2 s).
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    app(prog_name="storycoach")
+    try:
+        app(prog_name="storycoach")
+    finally:
+        gc.freeze()

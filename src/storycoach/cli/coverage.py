@@ -23,6 +23,7 @@ from storycoach.cli.common import (
     console,
     emit_json,
     err_console,
+    escape,
     fail,
     interactive,
     launch_editor,
@@ -33,6 +34,7 @@ from storycoach.cli.words import plural
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from storycoach.bank import Bank
     from storycoach.coverage import CoverageReport, QuestionCoverage
 
 _STYLE = {"gap": "bold red", "thin": "yellow", "covered": "green"}
@@ -228,12 +230,10 @@ def _write(path: Path | None, text: str) -> None:
 
 
 def _accept(
-    bank: Any, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
+    bank: Bank, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
 ) -> list[dict[str, Any]]:
     """Link the planned suggestions (the model's with --llm); a terminal user confirms first
     unless --yes."""
-    from rich.markup import escape
-
     from storycoach.coverage import ACCEPT_MIN_CONFIDENCE, plan_accept
 
     plan = plan_accept(report, llm=llm)
@@ -375,8 +375,6 @@ def render(report: CoverageReport, out: Console) -> None:
 
 
 def _question_cell(row: QuestionCoverage) -> str:
-    from rich.markup import escape
-
     lines = [f"[bold]{row.id}[/bold] {escape(row.question.text)}"]
     if row.status != "covered":
         label, text = row.probing
@@ -427,7 +425,7 @@ def practice(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.coverage import normalize_level
+    from storycoach.models import normalize_level
     from storycoach.practice import pick_question, practise
 
     bank = open_bank()
@@ -460,18 +458,18 @@ def practice(
     raise typer.Exit(batch.exit_code)
 
 
-def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
-    from rich.markup import escape
-
+def _show_prompt(
+    out: Console, row: QuestionCoverage, level: str | None, report: CoverageReport
+) -> None:
     from storycoach.cli.questions import print_probes
-    from storycoach.coverage import bands_for
+    from storycoach.levels import load_levels
 
     q = row.question
     style = _STYLE[row.status]
     out.print(f"[bold]Practice[/bold] {q.id} [{style}]({row.status})[/]")
     out.print(f"[bold]{escape(q.text)}[/bold]")
     print_probes(out, q)
-    bands = bands_for([level] if level else q.levels)
+    bands = load_levels().covering([level] if level else q.levels)
     for band in bands:
         out.print(f"[dim]At {escape(band.name)}:[/dim] {escape(band.expects)}")
     titles = report.titles

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-_CONTRACT = ("id", "text", "company", "roles", "difficulty", "tags", "markers", "probes")
-
 
 @app.command("list")
 def list_(
@@ -139,7 +137,7 @@ def add(
             tags=tag or [],
             markers=marker or [],
             themes=theme or [],
-            levels=[lv.upper() for lv in level or []],
+            levels=level or [],
             probes=probe or [],
         )
     except ValidationError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -63,7 +63,7 @@ def review(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.reviewing import ReviewInput, review_inputs, story_input
+    from storycoach.reviewing import ReviewInput, review_inputs, story_inputs
     from storycoach.storyfile import read_text
 
     files = files or []
@@ -77,18 +77,9 @@ def review(
     inputs = [
         ReviewInput(label=f, text=read_text(f), question_id=question, level=level) for f in files
     ]
-    chosen = [bank.story(i) for i in dict.fromkeys(story or [])]
-    if all_stories:  # a story named with --story too is reviewed (and paid for) once
-        named = {s.id for s in chosen}
-        chosen += [
-            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
-        ]
-        if not chosen:
-            raise fail("no stories to review" + (f" linked to {question}" if question else ""))
-    for s in chosen:
-        item = story_input(s, question)
-        item.level = level or item.level
-        inputs.append(item)
+    inputs += story_inputs(
+        bank, story or [], all_stories=all_stories, question=question, level=level
+    )
 
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
@@ -110,7 +101,8 @@ def review(
         results = [r.model_dump(mode="json") for r in batch.results]
         emit_json(results[0] if len(results) == 1 else results)
     else:
-        titles = {s.id: s.title for s in chosen if s.id is not None}
+        named = {r.story_id for r in batch.results if r.story_id is not None}
+        titles = {s.id: s.title for s in bank.stories() if s.id in named} if named else {}
         render_batch(batch, titles, quiet=quiet)
     for item in batch.items:
         if item.model_error:
@@ -218,6 +210,8 @@ def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
             f"[dim]The model's own opinion (advice; the verdict below is computed):[/dim] "
             f"{llm.verdict}: {escape(llm.reason)}"
         )
+        if llm.weakest_sentence:
+            out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
         if llm.rewrite:
             out.print(f"[bold]Rewrite the weakest sentence:[/bold] {escape(llm.rewrite)}")
         usage = [
@@ -251,9 +245,15 @@ def history(
     question: Annotated[str | None, question_option("Only attempts at this question.")] = None,
     story: Annotated[int | None, story_option("Only this story.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many reviews.")] = 50,
+    mock: Annotated[bool, typer.Option("--mock", help="List mock rounds instead.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stored reviews, newest first, with model usage and cost."""
+    """Stored reviews, newest first, with model usage and cost (`--mock`: mock rounds)."""
+    if mock:
+        from storycoach.cli.mock import history as mock_history
+
+        mock_history(limit, as_json)
+        return
     from storycoach.history import review_history
 
     entries = review_history(open_bank(), question=question, story=story, limit=limit)
@@ -286,7 +286,7 @@ def history(
     print_table(console(), [*columns, Col("warnings", ID, "right"), Col("model")], rows)
 
 
-def _model_summary(row: dict) -> str:
+def _model_summary(row: dict[str, Any]) -> str:
     if row["llm_status"] in (None, "skipped"):
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":

@@ -71,9 +71,9 @@ def detect_names(draft: str, known: Iterable[str]) -> list[str]:
             names.add(word)
     found = []
     for name in names:
-        match = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", draft)
-        if match:
-            found.append((match.start(), -len(name), name))
+        hit = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", draft)
+        if hit:
+            found.append((hit.start(), -len(name), name))
     return [name for _, _, name in sorted(found)]
 
 

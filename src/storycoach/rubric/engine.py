@@ -52,7 +52,7 @@ def review_text(
 
 
 def _finding(
-    criterion: Criterion, hit: Hit, doc: Doc, level: str | None, line_offset: int
+    criterion: Criterion, hit: Hit, doc: Doc, level: Level | None, line_offset: int
 ) -> tuple[tuple[int, int], Finding]:
     quote = None
     line = column = None

@@ -121,8 +121,8 @@ class Doc:
         start = line_start
         for match in _SENT_END.finditer(text, line_start, pos):
             start = match.end()
-        match = _SENT_END.search(text, pos, line_end)
-        end = match.start() + 1 if match else line_end
+        after = _SENT_END.search(text, pos, line_end)
+        end = after.start() + 1 if after else line_end
         while start < end and text[start] in " \t*_-#>":
             start += 1
         return start, end
