@@ -1,6 +1,7 @@
-# Two commands on a fresh clone (only python3 needed):
-#   make demo   set up .venv and run storycoach on a throwaway demo bank
-#   make test   set up .venv, run the lint gate (ruff, mypy --strict) and the whole suite
+# On a fresh clone (only python3 needed):
+#   make demo      set up .venv and run storycoach on a throwaway demo bank
+#   make test      set up .venv, run the lint gate (ruff, mypy --strict) and the whole suite
+#   make install   put `storycoach` on your PATH (a link in ~/.local/bin to .venv's)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 # `make lock` refreshes it (the newest versions pyproject.toml allows).
 LOCK := requirements.lock
 
-.PHONY: demo test lint bench docs lock clean
+.PHONY: demo test install uninstall lint bench docs lock clean
 
 # compileall: precompile as a wheel install would; with PYTHONDONTWRITEBYTECODE set, every
 # run would otherwise recompile storycoach's own source (~50 ms a command).
@@ -20,8 +21,23 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
+BINDIR ?= $(HOME)/.local/bin
+
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
+
+# A link, not a copy: the command keeps using this checkout's .venv (git pull is enough).
+# `pipx install .` is the alternative that does not depend on this directory.
+install: $(STAMP)
+	mkdir -p $(BINDIR)
+	ln -sf $(CURDIR)/$(BIN)/storycoach $(BINDIR)/storycoach
+	@echo "storycoach is installed as $(BINDIR)/storycoach"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	  *) echo "$(BINDIR) is not on your PATH: add  export PATH=\"$(BINDIR):\$$PATH\"  to your shell rc";; esac
+	@echo "Next: storycoach --help   (tab completion: storycoach --install-completion zsh|bash|fish)"
+
+uninstall:
+	rm -f $(BINDIR)/storycoach
 
 # The one test command (README, CI): the lint gate, then the whole suite.
 test: lint

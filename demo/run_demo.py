@@ -53,7 +53,12 @@ def main() -> None:
     run("history", "--limit", "5")
     if has_command("coverage"):
         run("coverage")
-    print(f"\nDone. Explore it: STORYCOACH_DB={BANK.relative_to(ROOT)} storycoach --help")
+    bank = BANK.relative_to(ROOT)
+    print(
+        "\nDone. To get a `storycoach` command on your PATH, run: make install\n"
+        f"Then explore the demo bank: STORYCOACH_DB={bank} storycoach --help\n"
+        f"(or without installing: STORYCOACH_DB={bank} .venv/bin/storycoach --help)"
+    )
 
 
 if __name__ == "__main__":

@@ -164,7 +164,21 @@ def test_role_filter(invoke: Callable, json_of: Callable, listed: list[dict]) ->
     assert both
     assert all("Product Manager" in q["roles"] for q in both)
     assert all("context-not-control" in q["markers"] for q in both)
-    assert json_of(invoke("questions", "list", "--role", "Astronaut", "--json")) == []
+
+
+def test_unknown_role_is_an_error_that_says_where_roles_are(
+    invoke: Callable, expect_error: Callable
+) -> None:
+    expect_error(invoke("questions", "list", "--role", "Astronaut"), "unknown role 'Astronaut'")
+    expect_error(
+        invoke("questions", "list", "--role", "software"),
+        "Did you mean: Software Engineer?",
+        "`storycoach questions list`",
+    )
+
+
+def test_unknown_question_says_where_ids_are(invoke: Callable, expect_error: Callable) -> None:
+    expect_error(invoke("questions", "show", "nope"), "unknown question 'nope'", "questions list")
 
 
 def test_unknown_marker_filter_suggests(invoke: Callable, expect_error: Callable) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -203,7 +204,11 @@ def test_add_without_fields_outside_a_terminal_explains(
 
 def _filled_template() -> str:
     text = TEMPLATE.replace("title:\n", "title: Written in my editor\n", 1)
-    text = text.replace("when:  ", "when: 2024-05", 1)
+    return _fill_star(text.replace("when:  ", "when: 2024-05", 1))
+
+
+def _fill_star(text: str) -> str:
+    """The four STAR sections of an editor template, written."""
     for heading, content in (
         ("Situation", "Our deploys broke weekly."),
         ("Task", "I owned the release train."),
@@ -337,7 +342,7 @@ def test_edit_in_editor_without_changes(invoke: Callable, existing: dict, editor
 def test_edit_by_flags_and_retire(invoke: Callable, existing: dict, json_of: Callable) -> None:
     result = invoke("story", "edit", "1", "--title", "Sharper title", "--tag", "x", "--retire")
     assert result.exit_code == 0, result.stderr
-    assert "Updated story #1: Sharper title" in result.stdout
+    assert "Retired story #1: Sharper title" in result.stdout
     saved = json_of(invoke("story", "show", "1", "--json"))
     assert saved["title"] == "Sharper title"
     assert saved["tags"] == ["x"]
@@ -595,15 +600,15 @@ def test_db_pointing_to_a_non_sqlite_file(
     assert notes.read_bytes() == before
 
 
-def test_debug_shows_the_traceback(invoke: Callable, tmp_path: Path) -> None:
-    from storycoach.errors import StorycoachError
-
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(
+    invoke: Callable, tmp_path: Path
+) -> None:
+    plain = invoke("story", "add", "--from", tmp_path / "nope.md")
     result = invoke("--debug", "story", "add", "--from", tmp_path / "nope.md")
-    assert result.exit_code != 0
-    assert isinstance(result.exception, StorycoachError)
-    assert "no such file" in str(result.exception)
-    assert result.exc_info is not None
-    assert "storycoach: error:" not in result.stderr
+    assert plain.exit_code == result.exit_code == 2
+    assert "Traceback" in result.stderr
+    assert "StorycoachError" in result.stderr
+    assert result.stderr.rstrip().endswith(plain.stderr.rstrip())
 
 
 def test_errors_never_print_a_python_repr(invoke: Callable, story_args: Callable) -> None:
@@ -630,3 +635,73 @@ def test_user_text_that_looks_like_rich_markup_prints_verbatim(invoke):
     assert question.exit_code == 0
     shown = invoke("questions", "show", "my-q")
     assert shown.exit_code == 0 and "Why [/] this?" in shown.stdout
+
+
+def test_flags_given_with_the_editor_are_kept(
+    invoke: Callable, json_of: Callable, bank: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`story add --question Q` in a terminal: the template opens with Q filled in."""
+    question = bank.question_ids()[0]
+    slug = bank.marker_slugs()[0]
+
+    opened: list[str] = []
+    monkeypatch.setattr(story_cli, "interactive", lambda: True)
+    monkeypatch.setattr(click, "edit", lambda text, **_: opened.append(text) or _fill_star(text))
+    args = ["--question", question, "--marker", slug, "--team", "Core", "--title", 'Said "no"']
+    result = invoke("story", "add", *args, "--reflection", "I ask earlier now.")
+    assert result.exit_code == 0, result.stderr
+    assert f'questions: ["{question}"]' in opened[0]
+    assert "I ask earlier now." in opened[0]
+    [saved] = json_of(invoke("story", "list", "--json"))
+    assert saved["questions"] == [question]
+    assert saved["markers"] == [slug]
+    assert saved["team"] == "Core"
+    assert saved["title"] == 'Said "no"'
+    assert saved["reflection"] == "I ask earlier now."
+
+
+def test_template_tells_the_truth() -> None:
+    """It points to commands that exist and says what an empty section does."""
+    assert "storycoach markers`" in TEMPLATE
+    assert "markers list" not in TEMPLATE
+    assert "empty to cancel" not in TEMPLATE
+    assert "recovery file" in TEMPLATE
+
+
+def test_show_prints_the_users_text_verbatim(
+    invoke: Callable, story_args: Callable, bank: Any
+) -> None:
+    args = story_args(action="I changed List<Order> and __init__ and **kept** it.")
+    assert invoke("story", "add", *args, "--team", "Core").exit_code == 0
+    out = invoke("story", "show", "1").stdout
+    assert "List<Order>" in out
+    assert "__init__" in out
+    assert "**kept**" in out
+    assert "team  Core" in out
+    assert "company" not in out
+
+
+def test_retire_says_retired(invoke: Callable, story_args: Callable) -> None:
+    assert invoke("story", "add", *story_args()).exit_code == 0
+    assert invoke("story", "edit", "1", "--retire").stdout.startswith("Retired story #1")
+    assert invoke("story", "edit", "1", "--unretire").stdout.startswith("Unretired story #1")
+    assert invoke("story", "edit", "1", "--when", "2024-01").stdout.startswith("Updated story #1")
+
+
+def test_list_with_filters_that_match_nothing(
+    invoke: Callable, story_args: Callable, bank: Any, expect_error: Callable
+) -> None:
+    assert invoke("story", "add", *story_args(), "--tag", "infra").exit_code == 0
+    question = bank.question_ids()[0]
+    assert "No story matches" in invoke("story", "list", "--question", question).stdout
+    expect_error(invoke("story", "list", "--tag", "infr"), "unknown tag", "infra", "story list")
+
+
+def test_show_joins_lines_wrapped_in_the_editor_and_keeps_lists() -> None:
+    from storycoach.cli.words import reflow
+
+    text = "In March 2025 we had no\nmetric at all.\n\n- asked Priya\n- wrote the brief\nOK"
+    assert reflow(text) == (
+        "In March 2025 we had no metric at all.\n\n- asked Priya\n- wrote the brief OK"
+    )
+    assert reflow("List<Order>  and __init__") == "List<Order>  and __init__"

@@ -103,7 +103,7 @@ def test_import_human_output(invoke: Callable, filled: None, tmp_path: Path) -> 
     invoke("export", out)
     result = invoke("--db", tmp_path / "fresh.db", "import", out)
     assert result.exit_code == 0, result.stderr
-    assert "Imported 3 stories and 1 questions" in result.stdout
+    assert "Imported 3 stories and 1 question\n" in result.stdout
 
 
 BAD_FILES = {

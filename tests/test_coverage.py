@@ -303,7 +303,7 @@ def test_suggestions_rank_the_obviously_matching_story_first():
     top = dissent.suggestions[0]
     assert "dissented" in top.matches
     assert any(" " in m for m in top.matches)  # a phrase of the question, shown whole
-    assert top.reason.startswith("matches: ")
+    assert top.reason.startswith("both mention: ")
     assert 0 < top.relevance < 1
     feedback = row(report, FEEDBACK_Q.id)
     assert [s.story_id for s in feedback.suggestions][:1] == [2]

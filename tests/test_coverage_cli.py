@@ -83,7 +83,7 @@ def test_suggestions_in_json_name_the_matching_story_and_skip_linked_ones(run, s
     disagree = rows["disagree-principal-direction"]
     assert disagree["status"] == "gap"
     assert disagree["suggestions"][0]["story"] == stocked["dissent"].id
-    assert disagree["suggestions"][0]["reason"].startswith("matches: ")
+    assert disagree["suggestions"][0]["reason"].startswith("both mention: ")
     linked = rows["received-critical-feedback"]
     assert stocked["c"].id not in [s["story"] for s in linked["suggestions"]]
     assert rows["dissented-from-decision"]["suggestions"] == []
@@ -149,7 +149,7 @@ def test_accept_links_the_top_suggestion(run, stocked, bank, json_of):
         (q["id"], q["suggestions"][0]["story"]) for q in before["questions"] if q["suggestions"]
     ]
     first = next(qid for qid, sid in tops if sid == dissent_id)
-    result = run("--accept")
+    result = run("--accept", "--yes")
     assert result.exit_code == 0, result.output
     assert f"Linked #{dissent_id}" in result.stdout
     assert f"-> {first}" in result.stdout
@@ -162,9 +162,14 @@ def test_accept_links_the_top_suggestion(run, stocked, bank, json_of):
 
 
 def test_accept_with_json_reports_the_links(run, stocked, json_of):
-    data = json_of(run("--accept", "--json"))
+    data = json_of(run("--accept", "--yes", "--json"))
     assert data["linked"]
     assert {"story", "question", "reason"} == set(data["linked"][0])
+
+
+def test_accept_without_a_terminal_needs_yes(run, stocked, bank, expect_error):
+    expect_error(run("--accept"), "pass --yes")
+    assert bank.story(stocked["dissent"].id).questions == []
 
 
 def test_accept_with_nothing_to_suggest(run, bank):
@@ -265,9 +270,52 @@ def test_accept_in_a_terminal_asks_first(run, stocked, bank, monkeypatch):
     monkeypatch.setattr(cli, "interactive", lambda: True)
     declined = run("--accept", input="n\n")
     assert declined.exit_code == 0, declined.output
-    assert "Links to add:" in declined.stdout and "No links added." in declined.stdout
+    assert "Links to add" in declined.stdout and "No links added." in declined.stdout
     assert bank.story(stocked["dissent"].id).questions == []
     accepted = run("--accept", input="y\n")
     assert f"Linked #{stocked['dissent'].id}" in accepted.stdout
     assert bank.story(stocked["dissent"].id).questions
     assert run("--accept", "--yes").exit_code == 0  # --yes never prompts
+
+
+def test_a_rejected_link_is_never_suggested_again(run, stocked, bank, json_of, monkeypatch):
+    import storycoach.cli.coverage as cli
+
+    monkeypatch.setattr(cli, "interactive", lambda: True)
+    before = json_of(run("--json"))
+    tops = [
+        (q["id"], q["suggestions"][0]["story"]) for q in before["questions"] if q["suggestions"]
+    ]
+    assert len(tops) >= 2
+    # choose one by one: reject the first, link the second, skip the rest
+    answers = "c\nn\ny\n" + "s\n" * len(tops)
+    result = run("--accept", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "Will not suggest 1 link again." in result.stdout
+    (q1, s1), (q2, s2) = tops[0], tops[1]
+    assert q1 not in bank.story(s1).questions
+    assert q2 in bank.story(s2).questions
+    assert (s1, q1) in bank.rejected_links()
+    after = by_id(json_of(run("--json")))
+    assert s1 not in [s["story"] for s in after[q1]["suggestions"]]
+
+
+def test_reports_name_linked_stories_and_explain_every_cell(run, stocked, tmp_path):
+    md_file, html_file = tmp_path / "cov.md", tmp_path / "cov.html"
+    assert run("--markdown", str(md_file), "--html", str(html_file)).exit_code == 0
+    page = html_file.read_text(encoding="utf-8")
+    md = md_file.read_text(encoding="utf-8")
+    for story in stocked.values():
+        for question in story.questions:
+            assert f"#{story.id} {story.title}" in page, (story.title, question)
+            assert f"#{story.id} {story.title}" in md
+    # every code a heat-map cell can hold is one the legend explains
+    legend = page.split('class="legend muted">')[1].split("</p>")[0]
+    cells = set(re.findall(r'<td class="c (?:gap|thin|covered)"[^>]*>([A-Z]\d*)</td>', page))
+    assert cells
+    for cell in cells:
+        letter = cell[0]
+        assert f">{letter}" in legend, cell
+    assert "T0" in legend and "counts" in legend
+    assert "latest review did not fail" in md
+    _assert_balanced(page)

@@ -341,7 +341,7 @@ def test_accept_llm_links_the_model_top_proposal(
 
     route = api.post("/chat/completions")
     route.side_effect = answering(prefer_second)
-    data = json_of(invoke("coverage", "--llm", "--accept", "--json"))
+    data = json_of(invoke("coverage", "--llm", "--accept", "--yes", "--json"))
     assert seen["disagree-principal-direction"][0] == dissent  # BM25's top
     other = seen["disagree-principal-direction"][1]
     assert data["linked"] == [
@@ -458,3 +458,21 @@ def test_coverage_without_llm_does_not_import_openai(tmp_path: Path) -> None:
     assert "storycoach.coverage" in modules
     assert not any(m == "openai" or m.startswith("openai.") for m in modules)
     assert "llm" not in json.loads(out.stdout)
+
+
+def test_reports_include_the_model_suggestions(invoke, model_env, api, stocked, tmp_path) -> None:
+    api.post("/chat/completions").side_effect = answering(lambda q, ids: [(ids[0], 4)])
+    md_file, html_file = tmp_path / "cov.md", tmp_path / "cov.html"
+    result = invoke("coverage", "--llm", "--markdown", str(md_file), "--html", str(html_file))
+    assert result.exit_code == 0, result.output
+    data = json.loads(invoke("coverage", "--llm", "--json").stdout)
+    rows = [q for q in data["questions"] if q.get("llm_suggestions")]
+    assert rows
+    md = md_file.read_text(encoding="utf-8")
+    page = html_file.read_text(encoding="utf-8")
+    for row in rows:
+        top = row["llm_suggestions"][0]
+        assert f"**Model suggests** #{top['story']} {top['title']}" in md
+        assert f"#{top['story']} {top['title']}" in page
+    assert "The model suggests:" in page
+    assert "Model suggestions:" in md and "Model suggestions:" in page

@@ -98,6 +98,7 @@ EXPECTED_SCHEMA = {
         "tokens_out": int,
         "cost_usd": float,
     },
+    "rejected_links": {"story_id": int, "question_id": str, "created": str},
     "mock_sessions": {
         "id": int,
         "created": str,
@@ -139,6 +140,8 @@ EXPECTED_FOREIGN_KEYS = {
     ("story_markers", "story_id", "stories", "id"),
     ("story_markers", "marker_slug", "markers", "slug"),
     ("llm_calls", "review_id", "reviews", "id"),
+    ("rejected_links", "story_id", "stories", "id"),
+    ("rejected_links", "question_id", "questions", "id"),
     ("mock_calls", "session_id", "mock_sessions", "id"),
 }
 

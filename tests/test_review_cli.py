@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from helpers import completion
+from helpers import add, completion
 
 from storycoach.models import Person, Story
 
@@ -116,9 +116,9 @@ def test_weak_draft_lints_each_core_rule_with_its_quote_and_fails(invoke: Any) -
         quote = quoted[1]
         assert at(WEAK, int(match["line"]), int(match["col"]), len(quote)) == quote
     # The per-criterion table: every core rule on its own row, marked as an error.
-    assert re.search(r"^criterion\s+result", result.stdout, re.MULTILINE)
+    assert re.search(r"^criterion\s+rubric", result.stdout, re.MULTILINE)
     for rule in CORE:
-        assert re.search(rf"^{rule}\s+error x\d+", result.stdout, re.MULTILINE), rule
+        assert re.search(rf"^{rule}\s+error( x\d+)?\s*$", result.stdout, re.MULTILINE), rule
     assert re.search(r"^Keeper Test: FAIL \(\d+ errors?, \d+ warnings?\)", result.stdout, re.M)
     assert HINT in result.stderr and HINT not in result.stdout
 
@@ -425,6 +425,7 @@ class FakeModel:
         self.message = "upstream broke"
         self.score = 4
         self.low: int = 0  # how many criteria (in schema order) to score 2
+        self.unquoted: int = 0  # how many criteria (from the end) to score without a quote
         self.verdict = "pass"
         self.reason: str | None = "Owns the decision."  # None: echo the first prose line
         self.before: Callable[[dict[str, Any]], None] | None = None
@@ -447,7 +448,7 @@ class FakeModel:
             "criteria": {
                 cid: {
                     "score": 2 if i < self.low else self.score,
-                    "quote": quote,
+                    "quote": "" if i >= len(ids) - self.unquoted else quote,
                     "fix": f"Sharpen {cid}.",
                 }
                 for i, cid in enumerate(ids)
@@ -518,7 +519,10 @@ def test_model_table_in_the_terminal(invoke: Any, model: Any) -> None:
             rf"\b{cid}\W+4/5\W+In September 2025 our\b.*Sharpen {cid}\.", result.stdout
         )
     assert "4/5" in result.stdout
-    assert "Model verdict: pass: Owns the decision." in result.stdout
+    assert (
+        "The model's own opinion (advice; the verdict below is computed): pass: Owns the "
+        "decision." in result.stdout
+    )
     # The weakest sentence (verbatim from the draft) and its rewrite, which the model is paid
     # to write, are shown.
     assert 'Weakest sentence: "In September 2025 our' in result.stdout
@@ -821,3 +825,61 @@ def test_a_story_named_twice_is_reviewed_and_paid_for_once(
     assert [d["story_id"] for d in data] == [second.id, first.id]
     assert route.call_count == 2 and len(fake.bodies) == 2
     assert len(bank.reviews()) == 2
+
+
+# -- several drafts, read like a linter's output (issue #12) ----------------------------------
+
+
+def test_each_draft_is_headed_and_a_summary_ends_the_run(invoke: Any) -> None:
+    weak, strong = write("weak.md", WEAK), write("strong.md", STRONG)
+    result = invoke("review", weak, strong, "--offline")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"== {weak}" in lines and f"== {strong}" in lines
+    last = lines[-1]
+    assert re.fullmatch(
+        r"2 drafts: 1 fail, 1 pass; \d+ errors, \d+ warnings; most common: [a-z-]+ x\d+.*", last
+    ), last
+    data = review_json(invoke, weak, strong, "--offline", code=1)
+    errors = sum(f["severity"] == "error" for d in data for f in d["findings"])
+    assert f"; {errors} errors," in last
+
+
+def test_quiet_prints_the_summary_alone(invoke: Any) -> None:
+    weak, strong = write("weak.md", WEAK), write("strong.md", STRONG)
+    result = invoke("review", weak, strong, "--offline", "--quiet")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("2 drafts: 1 fail, 1 pass;")
+    assert len(result.stdout.splitlines()) == 1
+    single = invoke("review", strong, "--offline", "--quiet")
+    assert single.exit_code == 0
+    assert single.stdout.startswith("1 draft: 0 fail, 1 pass; 0 errors")
+
+
+def test_stories_are_headed_by_id_and_title(invoke: Any, bank: Any) -> None:
+    story = add(bank, "Pushed back on the cache rewrite")
+    result = invoke("review", "--story", str(story.id), "--offline")
+    assert f"== story #{story.id}: Pushed back on the cache rewrite" in result.stdout
+
+
+def test_uncounted_model_notes_are_apart_and_the_judge_is_labelled(invoke: Any, model: Any) -> None:
+    fake, _ = model
+    fake.unquoted = 2  # two high scores without a quote: notes that did not count
+    fake.verdict = "pass"
+    result = invoke("review", write("weak.md", WEAK))
+    assert result.exit_code == 1
+    out = result.stdout
+    notes = out.split("Model notes, not counted:")[1].split("Keeper Test:")[0]
+    assert notes.count("not counted: its evidence is not a verbatim quote") == 2
+    counts = re.search(r"Keeper Test: FAIL \((\d+) errors?, (\d+) warnings?\)", out)
+    assert counts
+    data = review_json(invoke, write("weak.md", WEAK), code=1)
+    counted = [
+        f for f in data["findings"] if not (f["source"] == "llm" and f["severity"] == "info")
+    ]
+    assert int(counts[1]) == sum(f["severity"] == "error" for f in counted)
+    assert int(counts[2]) == sum(f["severity"] == "warning" for f in counted)
+    assert "Model verdict" not in out
+    assert "The model's own opinion (advice; the verdict below is computed): pass" in out
+    # the criterion table keeps the rubric's count apart from the model's score
+    assert re.search(r"^missing-names\s+error\s+4/5\s*$", out, re.MULTILINE), out

@@ -260,6 +260,23 @@ def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
     db.table("mock_calls").create_index(["session_id"])
 
 
+@MIGRATIONS(name="m0YY_rejected_links")
+def _rejected_links(db: sqlite_utils.Database) -> None:
+    """Story-question links the user said no to: never suggested again (`coverage --accept`).
+
+    Keyed like `story_questions`; a rejection dies with its story (trigger, as for links).
+    """
+    db.table("rejected_links").create(
+        {"story_id": int, "question_id": str, "created": str},
+        pk=("story_id", "question_id"),
+        foreign_keys=[("story_id", "stories", "id"), ("question_id", "questions", "id")],
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS rejected_links_cascade AFTER DELETE ON stories "
+        "BEGIN DELETE FROM rejected_links WHERE story_id = old.id; END"
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -387,6 +404,11 @@ class Bank:
             if role and not any(role.lower() == r.lower() for r in question.roles):
                 continue
             out.append(question)
+        if role and not out:
+            roles = {r.lower(): r for row in self._read("SELECT roles FROM questions")
+                     for r in json.loads(row["roles"] or "[]")}  # fmt: skip
+            if role.lower() not in roles:
+                raise NotFoundError("role", role, sorted(roles.values()))
         return out
 
     def question(self, question_id: str) -> Question:
@@ -511,6 +533,17 @@ class Bank:
                 self._put_links(db, story_id, [question_id], [])
                 db.table("stories").update(story_id, {"updated": now()})
 
+    def reject_links(self, links: Iterable[tuple[int, str]]) -> None:
+        """Remember (story id, question id) pairs the user said do not belong together."""
+        stamp = now()
+        rows = [{"story_id": s, "question_id": q, "created": stamp} for s, q in links]
+        with self._writing() as db:
+            db.table("rejected_links").upsert_all(rows, pk=("story_id", "question_id"))
+
+    def rejected_links(self) -> set[tuple[int, str]]:
+        rows = self._read("SELECT story_id, question_id FROM rejected_links")
+        return {(r["story_id"], r["question_id"]) for r in rows}
+
     def story(self, story_id: int) -> StoredStory:
         stories = self._stories_where("id = ?", [story_id])
         if not stories:
@@ -536,6 +569,11 @@ class Bank:
             clauses.append("id IN (SELECT story_id FROM story_markers WHERE marker_slug = ?)")
             params.append(marker)
         if tag:
+            tags = [r["value"] for r in self._read(
+                "SELECT DISTINCT value FROM stories, json_each(stories.tags) ORDER BY value"
+            )]  # fmt: skip
+            if tag not in tags:
+                raise NotFoundError("tag", tag, tags)
             clauses.append("EXISTS (SELECT 1 FROM json_each(stories.tags) WHERE value = ?)")
             params.append(tag)
         if not include_retired:
@@ -892,3 +930,43 @@ def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> lis
         except ValidationError as error:
             raise StorycoachError(f"{where}.{first_error(error)}") from None
     return records
+
+
+# -- shell completion ---------------------------------------------------------------------------
+
+_PEEK_SQL = {
+    "questions": "SELECT id, text FROM questions ORDER BY id",
+    "markers": "SELECT slug, name FROM markers ORDER BY slug",
+    "stories": "SELECT id, title FROM stories ORDER BY retired, id DESC",
+    "roles": "SELECT DISTINCT value, '' FROM questions, json_each(questions.roles) ORDER BY value",
+    "tags": "SELECT DISTINCT value, '' FROM stories, json_each(stories.tags) ORDER BY value",
+}
+
+
+def peek(path: Path | str, kind: str) -> list[tuple[str, str]]:
+    """`(value, description)` pairs for shell completion, read without opening a `Bank`.
+
+    A completion runs on every <TAB>, so this opens the file read-only: it never creates a
+    bank, never migrates one and never writes. Without a readable bank, questions, markers and
+    roles come from the shipped question bank, and there are no stories or tags yet.
+    """
+    path = Path(path).expanduser()
+    if path.is_file():
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0.5)
+            try:
+                return [(str(a), b or "") for a, b in conn.execute(_PEEK_SQL[kind])]
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # an old or damaged bank: fall back to what ships
+    if kind in ("stories", "tags"):
+        return []
+    import tomllib
+
+    seed = tomllib.loads((resource_dir("data") / "questions.toml").read_text(encoding="utf-8"))
+    if kind == "markers":
+        return sorted((m["slug"], m["name"]) for m in seed.get("markers", []))
+    if kind == "roles":
+        return [(r, "") for r in sorted({r for q in seed["questions"] for r in q.get("roles", [])})]
+    return sorted((q["id"], q["text"]) for q in seed.get("questions", []))

@@ -124,7 +124,8 @@ class Suggestion:
 
     @property
     def reason(self) -> str:
-        return "; ".join(["matches: " + ", ".join(self.matches), *self.notes])
+        """Why it is suggested, in the question's own words: `both mention: design review, ...`."""
+        return "; ".join(["both mention: " + ", ".join(self.matches), *self.notes])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -261,6 +262,12 @@ class CoverageReport:
     link_counts: dict[int, int] = field(default_factory=dict)
     #: The `--llm` run (see `LinkRun.info`); None without `--llm`.
     llm: dict[str, Any] | None = None
+    #: (story id, question id) links the user rejected: never suggested again.
+    rejected: set[tuple[int, str]] = field(default_factory=set)
+
+    def excluded(self, row: QuestionCoverage) -> set[int]:
+        """Stories never to suggest for `row`: linked already, or rejected for it before."""
+        return set(row.stories) | {s for s, q in self.rejected if q == row.id}
 
     def count(self, status: str) -> int:
         return sum(1 for q in self.questions if q.status == status)
@@ -346,8 +353,12 @@ def compute_coverage(
     level: str | None = None,
     suggest: bool = True,
     limit: int = SUGGESTION_LIMIT,
+    rejected: set[tuple[int, str]] | None = None,
 ) -> CoverageReport:
-    """The coverage map of the bank's records; `today` is injectable so tests are stable."""
+    """The coverage map of the bank's records; `today` is injectable so tests are stable.
+
+    `rejected` holds (story id, question id) links the user said no to: never suggested again.
+    """
     today = today or date.today()
     level = normalize_level(level)
     selected = select_questions(questions, markers, role=role, marker=marker, level=level)
@@ -369,7 +380,8 @@ def compute_coverage(
     if suggest and limit > 0:
         weak = [r for r in rows if r.status != "covered"]
         if weak and active:
-            _suggest(weak, active, fresh, verdicts, {m.slug: m for m in markers}, limit)
+            by_slug = {m.slug: m for m in markers}
+            _suggest(weak, active, fresh, verdicts, by_slug, limit, rejected or set())
 
     return CoverageReport(
         questions=rows,
@@ -386,6 +398,7 @@ def compute_coverage(
         filters={"role": role, "marker": marker, "level": level},
         titles={s.id: s.title for s in active},
         link_counts={s.id: len(s.questions) for s in active},
+        rejected=set(rejected or ()),
     )
 
 
@@ -695,6 +708,7 @@ def _suggest(
     verdicts: dict[int, str],
     markers: dict[str, Marker],
     limit: int,
+    rejected: set[tuple[int, str]],
 ) -> None:
     queries = {row.id: question_query(row.question, markers) for row in weak}
     vocabulary = {t for query in queries.values() for t in query.terms}
@@ -707,7 +721,8 @@ def _suggest(
         ideal = index.ideal(query.terms) or 1.0
         ranked: list[tuple[int, float, list[str], list[str]]] = []
         # Over-fetch: the floor and the penalty below can drop or reorder candidates.
-        for doc, score, matched in index.search(query.terms, exclude=set(row.stories), k=limit * 4):
+        exclude = set(row.stories) | {s for s, q in rejected if q == row.id}
+        for doc, score, matched in index.search(query.terms, exclude=exclude, k=limit * 4):
             if len(matched) < MIN_MATCHED_TERMS:
                 continue
             notes = []
@@ -778,7 +793,7 @@ def link_candidates(
     index = Bm25([(s.id, story_text(s)) for s in active], vocabulary)
     asks = []
     for row in weak:
-        hits = index.search(queries[row.id].terms, exclude=set(row.stories), k=limit)
+        hits = index.search(queries[row.id].terms, exclude=report.excluded(row), k=limit)
         if hits:
             asks.append((row.question, [doc for doc, _, _ in hits]))
     return asks
@@ -830,4 +845,5 @@ def load_coverage(
         level=level,
         suggest=suggest,
         limit=limit,
+        rejected=bank.rejected_links(),
     )

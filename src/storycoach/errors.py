@@ -19,13 +19,30 @@ class StorycoachError(Exception):
     exit_code = 2
 
 
+# Where the valid values of each kind of id are listed: every "unknown ..." error says so.
+LISTED_BY = {
+    "question": "storycoach questions list",
+    "marker": "storycoach markers",
+    "role": "storycoach questions list",
+    "tag": "storycoach story list",
+    "rubric criterion": "storycoach rubrics list",
+    "story": "storycoach story list",
+}
+
+
 class NotFoundError(StorycoachError):
-    """An id that is not in the bank, with the closest ones as a hint."""
+    """An id that is not in the bank, with the closest ones and where to find valid ones."""
 
     def __init__(self, kind: str, value: str, known: Iterable[str] = ()) -> None:
-        close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
+        known = list(known)
+        close = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
+        if not close:  # "nope" vs "Software Engineer": try case and prefixes too
+            lowered = value.lower()
+            close = [k for k in known if lowered and lowered in k.lower()][:3]
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        super().__init__(f"unknown {kind} {value!r}.{hint}")
+        where = f" See `{LISTED_BY[kind]}`." if kind in LISTED_BY else ""
+        super().__init__(f"unknown {kind} {value!r}.{hint}{where}")
+        self.suggestions = close
 
 
 def describe(

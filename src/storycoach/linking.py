@@ -115,16 +115,17 @@ def ask_model(
 
 def apply_links(report: CoverageReport, run: LinkRun) -> None:
     """Put the run's proposals on the report's rows: every row gets a list (empty when the
-    model proposed nothing), minus stories that are linked, retired or gone by now."""
+    model proposed nothing), minus stories that are linked, rejected, retired or gone by now."""
     report.llm = dict(run.info)
     by_question: dict[str, list[LinkProposal]] = {}
     for p in run.proposals:
         by_question.setdefault(p.question, []).append(p)
     for row in report.questions:
+        excluded = report.excluded(row)
         row.llm_suggestions = [
             LlmSuggestion(p.story, report.titles[p.story], p.reason, p.confidence)
             for p in by_question.get(row.id, [])
-            if p.story in report.titles and p.story not in row.stories
+            if p.story in report.titles and p.story not in excluded
         ]
 
 

@@ -270,6 +270,13 @@ class ReviewResult(Record):
     review_id: int | None = None
 
 
+def is_uncounted_note(finding: Finding) -> bool:
+    """A model note that did not count toward the verdict (e.g. a score without a quote).
+
+    Shown apart from the findings and never in the error or warning counts."""
+    return finding.source == "llm" and finding.severity == "info"
+
+
 def verdict_for(findings: list[Finding]) -> Verdict:
     """Keeper-Test verdict: binary, and any error-level finding sinks it."""
     return "fail" if any(f.severity == "error" for f in findings) else "pass"

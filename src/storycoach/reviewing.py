@@ -23,6 +23,7 @@ from storycoach.models import (
     Question,
     ReviewResult,
     Story,
+    is_uncounted_note,
     parse_level,
     parse_when,
     verdict_for,
@@ -58,6 +59,16 @@ class ReviewItem:
 
 
 @dataclass
+class BatchSummary:
+    drafts: int
+    fails: int
+    passes: int
+    errors: int
+    warnings: int
+    common: list[tuple[str, int]]
+
+
+@dataclass
 class ReviewBatch:
     items: list[ReviewItem]
     llm_hint: str | None = None
@@ -65,6 +76,25 @@ class ReviewBatch:
     @property
     def results(self) -> list[ReviewResult]:
         return [item.result for item in self.items]
+
+    def summary(self) -> BatchSummary:
+        """Totals over every draft: verdicts, counted errors and warnings, and the rules that
+        fired more than once, commonest first (at most three)."""
+        from collections import Counter
+
+        counted = [
+            f for r in self.results for f in r.findings
+            if not is_uncounted_note(f) and f.severity in ("error", "warning")
+        ]  # fmt: skip
+        fails = sum(r.verdict == "fail" for r in self.results)
+        return BatchSummary(
+            drafts=len(self.items),
+            fails=fails,
+            passes=len(self.items) - fails,
+            errors=sum(f.severity == "error" for f in counted),
+            warnings=sum(f.severity == "warning" for f in counted),
+            common=[(r, n) for r, n in Counter(f.rule for f in counted).most_common(3) if n > 1],
+        )
 
     @property
     def exit_code(self) -> int:

@@ -195,8 +195,10 @@ def story_to_text(story: Story) -> str:
 
 TEMPLATE = """\
 ---
-# Lines starting with # in this block are comments. Save and close to add the story;
-# leave a STAR section empty to cancel.
+# Lines starting with # are comments. Fill in Situation, Task, Action and Result (Reflection
+# is optional), then save and close to add the story. To cancel, close without saving or
+# without changing anything. If a STAR section is missing the story is not added and your
+# text is kept in a recovery file (the error says where).
 title:
 when:            # the month it happened, e.g. 2024-03
 company:
@@ -206,7 +208,7 @@ metrics: []      # e.g. ["p99 900 ms -> 300 ms"]
 tags: []
 level:           # E3..E7, the band this story shows
 questions: []    # ids from `storycoach questions list`
-markers: []      # slugs from `storycoach markers list`
+markers: []      # slugs from `storycoach markers`
 ---
 ## Situation
 
@@ -218,3 +220,25 @@ markers: []      # slugs from `storycoach markers list`
 
 ## Reflection
 """
+
+
+def story_template(fields: dict[str, Any] | None = None) -> str:
+    """The `$EDITOR` template with the flags already given filled in, so none is lost.
+
+    Values are written as JSON, which is valid YAML: quotes and brackets in a title survive.
+    """
+    import json
+
+    text = TEMPLATE
+    for key, value in (fields or {}).items():
+        if key in STAR_SECTIONS:
+            heading = f"## {key.title()}\n"
+            text = text.replace(heading, f"{heading}\n{value}\n", 1)
+            continue
+        line = re.compile(rf"^{re.escape(key)}:[ \t]*(?:\[\])?[ \t]*", re.MULTILINE)
+        rendered = json.dumps(value, ensure_ascii=False)
+        filled = f"{key}: {rendered}  ".replace("\\", "\\\\")  # a backslash stays one
+        text, found = line.subn(filled, text, count=1)
+        if not found:
+            raise ValueError(f"the template has no {key!r} line")
+    return re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)

@@ -117,8 +117,10 @@ class ErrorBoundary(TyperGroup):
         try:
             return super().invoke(ctx)
         except StorycoachError as error:
-            if state.debug:
-                raise
+            if state.debug:  # the traceback too, but never a different exit code
+                import traceback
+
+                traceback.print_exc()
             raise fail(str(error), error.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None

@@ -34,21 +34,22 @@ def config(as_json: JsonOption = False) -> None:
         )
         return
 
-    from rich.table import Table
-
     from storycoach.cli.common import console, escape
+    from storycoach.cli.table import ID, Col, print_table
 
-    table = Table(box=None, pad_edge=False)
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("source")
-    for row in rows:
-        value = row["value"]
-        table.add_row(
-            row["name"], "(not set)" if value is None else escape(str(value)), row["source"]
-        )
     out = console()
-    out.print(table)
+    print_table(
+        out,
+        [Col("setting", ID), Col("value"), Col("source")],
+        [
+            (
+                row["name"],
+                "(not set)" if row["value"] is None else escape(str(row["value"])),
+                row["source"],
+            )
+            for row in rows
+        ],
+    )
     exists = "" if path and path.is_file() else " (not created yet)"
     out.print(f"\nconfig file: {escape(str(path))}{exists}")
     out.print("keys: " + ", ".join(f"{name} = ..." for name in ENV_VARS) + "  (environment wins)")

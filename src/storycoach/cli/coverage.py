@@ -29,6 +29,7 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.words import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -248,11 +249,11 @@ def _accept(
                 "Nothing to accept: no gap or thin question has a suggestion above the floor."
             )
         return []
-    if not yes and interactive():
-        out.print("[bold]Links to add:[/bold]")
-        for qid, s in plan:
-            out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
-        if not typer.confirm(f"Add these {len(plan)} links?", default=True):
+    if not yes:
+        if not interactive():
+            raise fail("pass --yes to link suggestions without a prompt")
+        plan = _confirm_plan(bank, plan, out)
+        if not plan:
             out.print("No links added.")
             return []
     from storycoach.linking import accept_links
@@ -263,6 +264,42 @@ def _accept(
             f"Linked #{s.story_id} {escape(s.title)} -> {qid} [dim]({escape(s.reason)})[/dim]"
         )
     return linked
+
+
+def _confirm_plan(bank: Any, plan: list[tuple[str, Any]], out: Console) -> list[tuple[str, Any]]:
+    """Ask before linking: all, none, or one by one, where "no" is remembered (a link the user
+    rejected is never suggested again)."""
+    import click
+    from rich.markup import escape
+
+    out.print("[bold]Links to add[/bold] (answer c to choose; n = never suggest that link again):")
+    for qid, s in plan:
+        out.print(f"  #{s.story_id} {escape(s.title)} -> {qid}  [dim]{escape(s.reason)}[/dim]")
+    answer = click.prompt(
+        f"Add {'this link' if len(plan) == 1 else f'these {len(plan)} links'}? "
+        "y = yes, n = no, c = choose one by one",
+        default="y",
+        type=click.Choice(["y", "n", "c"]),
+        show_choices=False,
+    )
+    if answer != "c":
+        return plan if answer == "y" else []
+    chosen, rejected = [], []
+    for qid, s in plan:
+        pick = click.prompt(
+            f"#{s.story_id} {s.title} -> {qid}? y = link, n = never, s = skip",
+            default="s",
+            type=click.Choice(["y", "n", "s"]),
+            show_choices=False,
+        )
+        if pick == "y":
+            chosen.append((qid, s))
+        elif pick == "n":
+            rejected.append((s.story_id, qid))
+    if rejected:
+        bank.reject_links(rejected)
+        out.print(f"Will not suggest {plural(len(rejected), 'link')} again.")
+    return chosen
 
 
 def _summary(report: CoverageReport) -> str:
@@ -277,34 +314,37 @@ def _summary(report: CoverageReport) -> str:
 
 def render(report: CoverageReport, out: Console) -> None:
     """The map as rich tables: questions (gaps first), markers, then what needs attention."""
-    from rich.table import Table
+    from rich.markup import escape
 
+    from storycoach.cli.table import ID, IDS, Col, print_table
     from storycoach.coverage import BANK_TARGET, FRESH_MONTHS, OVERUSE_LIMIT
 
     out.print(f"[bold]Coverage[/bold]  {escape(_summary(report))}")
     if not report.questions:
         out.print("No question matches these filters.")
         return
-    table = Table("status", "question", "stories", box=None, pad_edge=False, expand=True)
-    for row in report.questions:
-        table.add_row(
-            f"[{_STYLE[row.status]}]{row.status}[/]",
-            _question_cell(row),
-            " ".join(f"#{i}" for i in row.stories) or "-",
-        )
-    out.print(table)
-
-    markers = Table("marker", "stories", "questions covered", box=None, pad_edge=False)
+    print_table(
+        out,
+        [Col("status", ID), Col("question"), Col("stories", IDS)],
+        [
+            (
+                f"[{_STYLE[row.status]}]{row.status}[/]",
+                _question_cell(row),
+                " ".join(f"#{i}" for i in row.stories) or "-",
+            )
+            for row in report.questions
+        ],
+    )
+    rows = []
     for m in report.markers:
         done = f"{len(m.questions)} of {len(m.total)}"
         style = "green" if m.total and len(m.questions) == len(m.total) else "yellow"
-        markers.add_row(
-            f"{escape(m.marker.name)} [dim]{m.marker.slug}[/dim]",
-            str(len(m.stories)),
-            f"[{style}]{done}[/]",
+        rows.append(
+            (m.marker.slug, escape(m.marker.name), str(len(m.stories)), f"[{style}]{done}[/]")
         )
     out.print()
-    out.print(markers)
+    columns = [Col("marker", ID), Col("name"), Col("stories", ID, "right")]
+    print_table(out, [*columns, Col("questions covered", ID)], rows)
     out.print()
     short = BANK_TARGET - report.active_stories
     if short > 0:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from storycoach.cli.common import JsonOption, console, emit_json, escape, open_bank
+from storycoach.cli.params import completer, level_option, marker_option, role_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,11 +20,10 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("list")
 def list_(
     marker: Annotated[
-        str | None,
-        typer.Option("--marker", "-m", help="Only questions touching this culture marker."),
+        str | None, marker_option("Only questions touching this culture marker.")
     ] = None,
     role: Annotated[
-        str | None, typer.Option(help='Only questions for this role, e.g. "Software Engineer".')
+        str | None, role_option('Only questions for this role, e.g. "Software Engineer".')
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -32,17 +32,28 @@ def list_(
     if as_json:
         emit_json([q.model_dump(mode="json") for q in questions])
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, IDS, Col, print_table
 
-    table = Table("id", "question", "roles", "markers", box=None, show_lines=False)
-    for q in questions:
-        table.add_row(q.id, escape(q.text), escape(", ".join(q.roles)), ", ".join(q.markers))
-    console().print(table)
+    print_table(
+        console(),
+        [Col("id", ID), Col("question"), Col("roles"), Col("markers", IDS)],
+        [
+            (q.id, escape(q.text), escape(", ".join(q.roles)), ", ".join(q.markers))
+            for q in questions
+        ],
+    )
 
 
 @app.command("show")
 def show(
-    question_id: Annotated[str, typer.Argument(help="Question id.")],
+    question_id: Annotated[
+        str,
+        typer.Argument(
+            help="Question id (see `storycoach questions list`).",
+            metavar="QUESTION",
+            autocompletion=completer("questions"),
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Show a question, the culture markers it touches and what the round probes."""
@@ -82,24 +93,31 @@ def print_probes(out: Console, q: Question) -> None:
 
 @app.command("add")
 def add(
-    question_id: Annotated[str, typer.Option("--id", help="A kebab-case id, e.g. led-migration.")],
-    text: Annotated[str, typer.Option(help="The question as the interviewer asks it.")],
-    company: Annotated[str, typer.Option(help="Company that asks it.")] = "",
-    role: Annotated[list[str] | None, typer.Option("--role", help="Role (repeatable).")] = None,
-    difficulty: Annotated[str | None, typer.Option(help="easy, medium or hard.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
-    marker: Annotated[
-        list[str] | None, typer.Option("--marker", "-m", help="Culture marker slug (repeatable).")
+    question_id: Annotated[
+        str, typer.Option("--id", help="A kebab-case id, e.g. led-migration.", metavar="ID")
+    ],
+    text: Annotated[
+        str, typer.Option(help="The question as the interviewer asks it.", metavar="TEXT")
+    ],
+    company: Annotated[str, typer.Option(help="Company that asks it.", metavar="NAME")] = "",
+    role: Annotated[list[str] | None, role_option("Role (repeatable).")] = None,
+    difficulty: Annotated[
+        str | None, typer.Option(help="easy, medium or hard.", metavar="DIFFICULTY")
     ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag (repeatable).", metavar="TAG")
+    ] = None,
+    marker: Annotated[list[str] | None, marker_option("Culture marker slug (repeatable).")] = None,
     theme: Annotated[
-        list[str] | None, typer.Option("--theme", help="Rubric theme, e.g. dissent (repeatable).")
+        list[str] | None,
+        typer.Option("--theme", help="Rubric theme, e.g. dissent (repeatable).", metavar="THEME"),
     ] = None,
-    level: Annotated[
-        list[str] | None, typer.Option("--level", help="Level band E3..E7 (repeatable).")
-    ] = None,
+    level: Annotated[list[str] | None, level_option("Level band (repeatable).")] = None,
     probe: Annotated[
         list[str] | None,
-        typer.Option("--probe", help="What a strong answer must show (repeatable)."),
+        typer.Option(
+            "--probe", help="What a strong answer must show (repeatable).", metavar="TEXT"
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -137,9 +155,10 @@ def markers_list(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(markers)
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, Col, print_table
 
-    table = Table("slug", "name", "meaning", box=None)
-    for m in markers:
-        table.add_row(m.slug, escape(m.name), escape(m.meaning))
-    console().print(table)
+    print_table(
+        console(),
+        [Col("slug", ID), Col("name"), Col("meaning")],
+        [(m.slug, escape(m.name), escape(m.meaning)) for m in markers],
+    )

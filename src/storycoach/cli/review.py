@@ -16,6 +16,8 @@ from storycoach.cli.common import (
     fail,
     open_bank,
 )
+from storycoach.cli.params import level_option, question_option, story_option
+from storycoach.cli.words import plural
 
 if TYPE_CHECKING:
     from storycoach.models import Finding
@@ -27,21 +29,20 @@ _SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 def review(
     files: Annotated[
         list[str] | None,
-        typer.Argument(help="Draft files (Markdown, optional front matter); - reads stdin."),
+        typer.Argument(
+            help="Draft files (Markdown, optional front matter); - reads stdin.", metavar="FILE..."
+        ),
     ] = None,
     story: Annotated[
-        list[int] | None, typer.Option("--story", "-s", help="Review a story from the bank.")
+        list[int] | None, story_option("Review a story from the bank (repeatable).")
     ] = None,
     all_stories: Annotated[
         bool, typer.Option("--all", help="Review every active story in the bank.")
     ] = False,
     question: Annotated[
-        str | None,
-        typer.Option("--question", "-q", help="Check against this question and its probes."),
+        str | None, question_option("Check against this question and its probes.")
     ] = None,
-    level: Annotated[
-        str | None, typer.Option("--level", "-l", help="Target level band: E3, E4, E5, E6 or E7.")
-    ] = None,
+    level: Annotated[str | None, level_option("Target level band.", "--level", "-l")] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Rubric engine only; never call the model.")
     ] = False,
@@ -51,9 +52,14 @@ def review(
     redact: Annotated[
         bool, typer.Option("--redact", help="Replace people's names before sending to the model.")
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Print only the summary line (exit code as usual).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Review drafts against the rubrics: one line per finding and a Keeper-Test verdict.
+
+    Each draft is headed by its file or story; several drafts end with a summary line.
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
@@ -95,7 +101,9 @@ def review(
         results = [r.model_dump(mode="json") for r in batch.results]
         emit_json(results[0] if len(results) == 1 else results)
     else:
-        render_batch(batch)
+        named = {r.story_id for r in batch.results if r.story_id is not None}
+        titles = {s.id: s.title for s in bank.stories() if s.id in named} if named else {}
+        render_batch(batch, titles, quiet=quiet)
     for item in batch.items:
         if item.model_error:
             typer.echo(
@@ -108,23 +116,59 @@ def review(
     raise typer.Exit(batch.exit_code)
 
 
-def render_batch(batch: ReviewBatch) -> None:
-    """Linter lines, a per-criterion table, the model's scores and the verdict, per draft."""
-    for index, item in enumerate(batch.items):
-        if index:
-            console().print()
-        render_item(item)
+def render_batch(
+    batch: ReviewBatch, titles: dict[int, str] | None = None, *, quiet: bool = False
+) -> None:
+    """Per draft: a heading, linter lines, the criterion table, the model's part, the verdict.
+
+    Several drafts (or --quiet) end with one summary line, as a linter does."""
+    out = console()
+    if not quiet:
+        for index, item in enumerate(batch.items):
+            if index:
+                out.print()
+            render_item(item, titles or {})
+    if quiet or len(batch.items) > 1:
+        if not quiet:
+            out.print()
+        out.print(summary_line(batch))
 
 
-def render_item(item: ReviewItem) -> None:
-    from rich.table import Table
+def summary_line(batch: ReviewBatch) -> str:
+    """`12 drafts: 9 fail, 3 pass; 31 errors, 14 warnings; most common: missing-dates x7`."""
+    total = batch.summary()
+    line = (
+        f"{plural(total.drafts, 'draft')}: {total.fails} fail, {total.passes} pass; "
+        f"{plural(total.errors, 'error')}, {plural(total.warnings, 'warning')}"
+    )
+    if total.common:
+        line += "; most common: " + ", ".join(f"{rule} x{n}" for rule, n in total.common)
+    return line
+
+
+def _heading(item: ReviewItem, titles: dict[int, str]) -> str:
+    result = item.result
+    if result.story_id is not None:
+        title = titles.get(result.story_id)
+        name = f"story #{result.story_id}" + (f": {title}" if title else "")
+    else:
+        name = "standard input" if result.path == "-" else result.path
+    return f"[bold]== {escape(name)}[/bold]"
+
+
+def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
+    from storycoach.cli.table import ID, Col, print_table
+    from storycoach.models import is_uncounted_note
 
     out = console()
     result = item.result
-    for f in result.findings:
+    out.print(_heading(item, titles or {}))
+    counted = [f for f in result.findings if not is_uncounted_note(f)]
+    notes = [f for f in result.findings if is_uncounted_note(f)]
+    for f in counted:
         style = _SEVERITY_STYLE[f.severity]
         where = f"{result.path}:{f.line or 1}:{f.column or 1}"
-        tag = " [dim](llm)[/dim]" if f.source == "llm" else ""
+        tag = " [dim](model)[/dim]" if f.source == "llm" else ""
         out.print(
             f"{escape(where)}: [{style}]{f.severity}[/{style}] [bold]{f.rule}[/bold] "
             f"{escape(f.message)}{tag}",
@@ -133,28 +177,39 @@ def render_item(item: ReviewItem) -> None:
         if f.quote:
             out.print(f'    [dim]> "{escape(f.quote)}"[/dim]', soft_wrap=True)
 
-    table = Table("criterion", "result", box=None, padding=(0, 2, 0, 0))
-    by_rule: dict[str, list[Finding]] = {}
-    for f in result.findings:
-        by_rule.setdefault(f.rule, []).append(f)
-    for rule in dict.fromkeys([*item.criteria, *by_rule]):
-        found = by_rule.get(rule, [])
-        if not found:
-            table.add_row(rule, "[green]ok[/green]")
-            continue
-        worst = min(found, key=lambda f: ("error", "warning", "info").index(f.severity))
-        style = _SEVERITY_STYLE[worst.severity]
-        table.add_row(rule, f"[{style}]{worst.severity}[/{style}] x{len(found)}")
+    rubric: dict[str, list[Finding]] = {}
+    model: dict[str, list[Finding]] = {}
+    for f in counted:
+        (model if f.source == "llm" else rubric).setdefault(f.rule, []).append(f)
+    scores = {c.criterion: c.score for c in result.llm.criteria} if result.llm else {}
+    rows = []
+    for rule in dict.fromkeys([*item.criteria, *rubric, *model]):
+        cells = [rule, _worst(rubric.get(rule, []), "ok" if rule in item.criteria else "-")]
+        if result.llm:
+            score = f"{scores[rule]}/5 " if rule in scores else ""
+            cells.append(score + _worst(model.get(rule, []), "" if score else "-"))
+        rows.append(cells)
+    columns = [Col("criterion", ID), Col("rubric", ID)]
     out.print()
-    out.print(table)
+    print_table(out, [*columns, Col("model", ID)] if result.llm else columns, rows)
 
+    if notes:
+        out.print("[dim]Model notes, not counted:[/dim]")
+        for f in notes:
+            out.print(f"  [dim]{f.rule}: {escape(f.message)}[/dim]", soft_wrap=True)
     if result.llm:
         llm = result.llm
-        scores = Table("criterion", "score", "evidence", "fix", title=f"Model: {llm.model}")
-        for c in llm.criteria:
-            scores.add_row(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix))
-        out.print(scores)
-        out.print(f"[bold]Model verdict:[/bold] {llm.verdict}: {escape(llm.reason)}")
+        out.print()
+        print_table(
+            out,
+            [Col("criterion", ID), Col("score", ID), Col("evidence"), Col("fix")],
+            [(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix)) for c in llm.criteria],
+            title=f"Model: {escape(llm.model)}",
+        )
+        out.print(
+            f"[dim]The model's own opinion (advice; the verdict below is computed):[/dim] "
+            f"{llm.verdict}: {escape(llm.reason)}"
+        )
         if llm.weakest_sentence:
             out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
         if llm.rewrite:
@@ -167,26 +222,28 @@ def render_item(item: ReviewItem) -> None:
         ]
         out.print(f"[dim]{', '.join(u for u in usage if u)}[/dim]")
 
-    errors = sum(f.severity == "error" for f in result.findings)
-    warnings = sum(f.severity == "warning" for f in result.findings)
+    errors = sum(f.severity == "error" for f in counted)
+    warnings = sum(f.severity == "warning" for f in counted)
     style = "green" if result.verdict == "pass" else "red"
     context = ", ".join(x for x in (result.question, result.level) if x)
     out.print(
         f"Keeper Test: [bold {style}]{result.verdict.upper()}[/bold {style}] "
-        f"({_count(errors, 'error')}, {_count(warnings, 'warning')})"
+        f"({plural(errors, 'error')}, {plural(warnings, 'warning')})"
         f"{f' for {context}' if context else ''}"
     )
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _worst(found: list[Finding], empty: str) -> str:
+    if not found:
+        return f"[green]{empty}[/green]" if empty == "ok" else empty
+    worst = min(found, key=lambda f: ("error", "warning", "info").index(f.severity))
+    style = _SEVERITY_STYLE[worst.severity]
+    return f"[{style}]{worst.severity}[/{style}]" + (f" x{len(found)}" if len(found) > 1 else "")
 
 
 def history(
-    question: Annotated[
-        str | None, typer.Option("--question", "-q", help="Only attempts at this question.")
-    ] = None,
-    story: Annotated[int | None, typer.Option("--story", "-s", help="Only this story.")] = None,
+    question: Annotated[str | None, question_option("Only attempts at this question.")] = None,
+    story: Annotated[int | None, story_option("Only this story.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many reviews.")] = 50,
     mock: Annotated[bool, typer.Option("--mock", help="List mock rounds instead.")] = False,
     as_json: JsonOption = False,
@@ -199,33 +256,34 @@ def history(
         return
     from storycoach.history import review_history
 
-    rows = review_history(open_bank(), question=question, story=story, limit=limit)
+    entries = review_history(open_bank(), question=question, story=story, limit=limit)
     if as_json:
-        emit_json(rows)
+        emit_json(entries)
         return
-    if not rows:
+    if not entries:
         console().print("No reviews yet. Try: storycoach review draft.md")
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, Col, print_table
 
-    table = Table(
-        "id", "when", "input", "question", "level", "verdict", "errors", "warnings", "model",
-        box=None,
-    )  # fmt: skip
-    for row in rows:
+    rows = []
+    for row in entries:
         style = "green" if row["verdict"] == "pass" else "red"
-        table.add_row(
-            str(row["id"]),
-            row["created"].replace("T", " ")[:16],
-            escape(row["path"] or ""),
-            row["question"] or "",
-            row["level"] or "",
-            f"[{style}]{row['verdict']}[/{style}]",
-            str(row["errors"]),
-            str(row["warnings"]),
-            _model_summary(row),
+        rows.append(
+            (
+                str(row["id"]),
+                row["created"].replace("T", " ")[:16],
+                escape(row["path"] or ""),
+                row["question"] or "",
+                row["level"] or "",
+                f"[{style}]{row['verdict']}[/{style}]",
+                str(row["errors"]),
+                str(row["warnings"]),
+                _model_summary(row),
+            )
         )
-    console().print(table)
+    columns = [Col("id", ID, "right"), Col("when", ID), Col("input"), Col("question", ID)]
+    columns += [Col("level", ID), Col("verdict", ID), Col("errors", ID, "right")]
+    print_table(console(), [*columns, Col("warnings", ID, "right"), Col("model")], rows)
 
 
 def _model_summary(row: dict[str, Any]) -> str:

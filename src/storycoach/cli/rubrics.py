@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from storycoach.cli.common import JsonOption, console, emit_json, escape
+from storycoach.cli.params import complete_rubrics
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -30,18 +31,27 @@ def list_(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json([_summary(c) for c in criteria])
         return
-    from rich.table import Table
+    from storycoach.cli.common import escape
+    from storycoach.cli.table import ID, IDS, Col, print_table
 
-    table = Table("id", "severity", "title", "levels", "themes", box=None)
+    rows = []
     for c in criteria:
-        levels = "all" if len(c.levels) == 5 else ",".join(c.levels)
-        table.add_row(c.id, c.severity, c.title, levels, ", ".join(c.themes) or "-")
-    console().print(table)
+        levels = "all" if len(c.levels) == 5 else ", ".join(c.levels)
+        rows.append((c.id, c.severity, escape(c.title), levels, ", ".join(c.themes) or "-"))
+    columns = [Col("id", ID), Col("severity", ID), Col("title"), Col("levels", IDS)]
+    print_table(console(), [*columns, Col("themes", IDS)], rows)
 
 
 @app.command("show")
 def show(
-    criterion_id: Annotated[str, typer.Argument(help="Criterion id, e.g. vague-delta.")],
+    criterion_id: Annotated[
+        str,
+        typer.Argument(
+            help="Criterion id, e.g. vague-delta (see `storycoach rubrics list`).",
+            metavar="RUBRIC",
+            autocompletion=complete_rubrics,
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Show one criterion: what it checks, why (with its source), examples and judge anchors."""

@@ -17,6 +17,13 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.params import (
+    level_option,
+    marker_option,
+    question_option,
+    story_argument,
+    tag_option,
+)
 
 if TYPE_CHECKING:
     from storycoach.models import Story
@@ -24,15 +31,12 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 Questions = Annotated[
-    list[str] | None,
-    typer.Option("--question", "-q", help="Question id this story answers (repeatable)."),
+    list[str] | None, question_option("Question id this story answers (repeatable).")
 ]
-Markers = Annotated[
-    list[str] | None,
-    typer.Option("--marker", "-m", help="Culture marker slug it shows (repeatable)."),
-]
-Tags = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
-StoryId = Annotated[int, typer.Argument(help="Story id (see `storycoach story list`).")]
+Markers = Annotated[list[str] | None, marker_option("Culture marker slug it shows (repeatable).")]
+Tags = Annotated[list[str] | None, tag_option("Free tag (repeatable).")]
+_STAR = {"title", "situation", "task", "action", "result"}
+StoryId = Annotated[int, story_argument()]
 
 
 def _field_options(
@@ -108,13 +112,20 @@ def _edit_in_editor(text: str, retry: str = "storycoach story add --from") -> St
 
 
 def _print_story(story: Story) -> None:
-    from rich.markdown import Markdown
+    """The story as the user wrote it: labels for the facts, the STAR text verbatim.
+
+    The body is the user's text, not Markdown to render: `List<Order>` and `__init__` must
+    print as typed, so each section is printed escaped under a bold heading (lines the user
+    wrapped in their editor joined, so the terminal wraps them once).
+    """
+    from storycoach.cli.words import reflow
 
     out = console()
     out.print(f"[bold]#{story.id} {escape(story.title)}[/bold]")
     facts = [
         ("when", story.when or "(no date)"),
-        ("company", " / ".join(x for x in (story.company, story.team) if x)),
+        ("company", story.company),
+        ("team", story.team),
         ("people", ", ".join(f"{p.name} ({p.role})" if p.role else p.name for p in story.people)),
         ("level", story.level or ""),
         ("questions", ", ".join(story.questions)),
@@ -126,7 +137,17 @@ def _print_story(story: Story) -> None:
     for key, value in facts:
         if value:
             out.print(f"[dim]{key:>9}[/dim]  {escape(value)}")
-    out.print(Markdown(story.body()))
+    sections = [
+        ("Situation", story.situation),
+        ("Task", story.task),
+        ("Action", story.action),
+        ("Result", story.result),
+        ("Reflection", story.reflection),
+    ]
+    for heading, text in sections:
+        if text:
+            out.print(f"\n[bold]{heading}[/bold]")
+            out.print(escape(reflow(text)))
 
 
 @app.command("add")
@@ -144,17 +165,26 @@ def add(
     team: Annotated[str | None, typer.Option(help="Team.")] = None,
     person: Annotated[
         list[str] | None,
-        typer.Option("--person", help='Someone in the story: "Priya Raman (staff engineer)".'),
+        typer.Option(
+            "--person",
+            help='Someone in the story: "Priya Raman (staff engineer)" (repeatable).',
+            metavar="PERSON",
+        ),
     ] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="A measured result.")] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="A measured result (repeatable).", metavar="TEXT"),
+    ] = None,
     tag: Tags = None,
-    level: Annotated[str | None, typer.Option(help="Level band the story shows: E3..E7.")] = None,
+    level: Annotated[str | None, level_option("Level band the story shows.")] = None,
     question: Questions = None,
     marker: Markers = None,
     from_file: Annotated[
         str | None,
         typer.Option(
-            "--from", help="Read a story file (Markdown, front matter, STAR headings); - is stdin."
+            "--from",
+            help="Read a story file (Markdown, front matter, STAR headings); - is stdin.",
+            metavar="FILE",
         ),
     ] = None,
     from_mock: Annotated[
@@ -168,7 +198,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a story from flags, a story file, stdin, a mock round, or (in a terminal) $EDITOR."""
-    from storycoach.storyfile import TEMPLATE, read_text, story_from_fields, story_from_text
+    from storycoach.storyfile import read_text, story_from_fields, story_from_text, story_template
 
     if from_mock is not None:
         _add_from_mock(from_mock, as_json)
@@ -184,12 +214,12 @@ def add(
         )
         if fields:
             story = story_from_fields({**story.model_dump(exclude={"id"}), **fields})
-    elif {"title", "situation", "task", "action", "result"} & fields.keys():
+    elif fields.keys() >= _STAR or (_STAR & fields.keys() and not interactive()):
         story = story_from_fields(fields, "the story")
-    elif interactive():
-        edited = _edit_in_editor(TEMPLATE)
+    elif interactive():  # the flags given so far are filled in: nothing typed is lost
+        edited = _edit_in_editor(story_template(fields))
         if edited is None:
-            raise fail("nothing saved (the template was left empty)", 1)
+            raise fail("nothing saved (the template was left unchanged)", 1)
         story = edited
     else:
         raise fail(
@@ -236,12 +266,10 @@ def _add_from_mock(session_id: int, as_json: bool) -> None:
 @app.command("list")
 def list_(
     question: Annotated[
-        str | None, typer.Option("--question", "-q", help="Only stories linked to this question.")
+        str | None, question_option("Only stories linked to this question.")
     ] = None,
-    marker: Annotated[
-        str | None, typer.Option("--marker", "-m", help="Only stories showing this marker.")
-    ] = None,
-    tag: Annotated[str | None, typer.Option(help="Only stories with this tag.")] = None,
+    marker: Annotated[str | None, marker_option("Only stories showing this marker.")] = None,
+    tag: Annotated[str | None, tag_option("Only stories with this tag.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Hide retired stories.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -253,23 +281,29 @@ def list_(
         emit_json([{**s.model_dump(mode="json"), "verdict": verdicts.get(s.id)} for s in stories])
         return
     if not stories:
-        console().print("No stories yet. Add one: storycoach story add --help")
+        if question or marker or tag or active:
+            console().print("No story matches these filters.")
+        else:
+            console().print("No stories yet. Add one: storycoach story add --help")
         return
-    from rich.table import Table
+    from storycoach.cli.table import ID, IDS, Col, print_table
 
-    table = Table("id", "title", "when", "questions", "markers", "verdict", box=None)
+    rows = []
     for s in stories:
         verdict = verdicts.get(s.id, "")
         style = {"pass": "green", "fail": "red"}.get(verdict, "")
-        table.add_row(
-            str(s.id),
-            escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
-            s.when or "",
-            ", ".join(s.questions),
-            ", ".join(s.markers),
-            f"[{style}]{verdict}[/{style}]" if style else "",
+        rows.append(
+            (
+                str(s.id),
+                escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
+                s.when or "",
+                ", ".join(s.questions),
+                ", ".join(s.markers),
+                f"[{style}]{verdict}[/{style}]" if style else "",
+            )
         )
-    console().print(table)
+    columns = [Col("id", ID, "right"), Col("title"), Col("when", ID), Col("questions", IDS)]
+    print_table(console(), [*columns, Col("markers", IDS), Col("verdict", ID)], rows)
 
 
 @app.command("show")
@@ -303,19 +337,19 @@ def edit(
     company: Annotated[str | None, typer.Option(help="New company.")] = None,
     team: Annotated[str | None, typer.Option(help="New team.")] = None,
     person: Annotated[
-        list[str] | None, typer.Option("--person", help="Replace the people.")
+        list[str] | None, typer.Option("--person", help="Replace the people.", metavar="PERSON")
     ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="Replace the metrics.")
+        list[str] | None, typer.Option("--metric", help="Replace the metrics.", metavar="TEXT")
     ] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Replace the tags.")] = None,
-    level: Annotated[str | None, typer.Option(help="New level band.")] = None,
+    tag: Annotated[list[str] | None, tag_option("Replace the tags.")] = None,
+    level: Annotated[str | None, level_option("New level band.")] = None,
     retired: Annotated[
         bool | None,
         typer.Option("--retire/--unretire", help="Retire a worn-out story (kept, not counted)."),
     ] = None,
     from_file: Annotated[
-        str | None, typer.Option("--from", help="Replace with a story file.")
+        str | None, typer.Option("--from", help="Replace with a story file.", metavar="FILE")
     ] = None,
     from_mock: Annotated[
         int | None,
@@ -369,8 +403,11 @@ def edit(
     saved = bank.update_story(story_id, story)
     if as_json:
         emit_json(saved)
-    else:
-        console().print(f"Updated story #{saved.id}: {escape(saved.title)}")
+        return
+    verb = "Updated"
+    if saved.retired != current.retired:
+        verb = "Retired" if saved.retired else "Unretired"
+    console().print(f"{verb} story #{saved.id}: {escape(saved.title)}")
 
 
 @app.command("rm")
@@ -418,7 +455,9 @@ def link(
 
 @app.command("search")
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find in story text and tags.")],
+    query: Annotated[
+        str, typer.Argument(help="Words to find in story text and tags.", metavar="WORDS")
+    ],
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
     as_json: JsonOption = False,
 ) -> None:

@@ -13,7 +13,10 @@ from storycoach.cli.common import JsonOption, console, emit_json, escape, open_b
 
 def export(
     file: Annotated[
-        Path | None, typer.Argument(help="Write here instead of standard output.", dir_okay=False)
+        Path | None,
+        typer.Argument(
+            help="Write here instead of standard output.", dir_okay=False, metavar="FILE"
+        ),
     ] = None,
 ) -> None:
     """Export stories with their links and your own questions."""
@@ -27,11 +30,15 @@ def export(
         file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as error:
         raise StorycoachError(f"cannot write {file}: {error.strerror}") from None
-    console().print(f"Exported {len(data['stories'])} stories to {escape(str(file))}")
+    from storycoach.cli.words import plural
+
+    console().print(f"Exported {plural(len(data['stories']), 'story')} to {escape(str(file))}")
 
 
 def import_(
-    file: Annotated[str, typer.Argument(help="An export file; - reads standard input.")],
+    file: Annotated[
+        str, typer.Argument(help="An export file; - reads standard input.", metavar="FILE")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Import an export file. All or nothing: a bad file changes nothing."""
@@ -48,4 +55,6 @@ def import_(
     if as_json:
         emit_json({"stories": stories, "questions": questions})
     else:
-        console().print(f"Imported {stories} stories and {questions} questions")
+        from storycoach.cli.words import plural
+
+        console().print(f"Imported {plural(stories, 'story')} and {plural(questions, 'question')}")

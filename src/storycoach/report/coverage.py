@@ -38,8 +38,25 @@ def _md(text: object) -> str:
     return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
-def _ids(ids: list[int]) -> str:
-    return ", ".join(f"#{i}" for i in ids) or "none"
+def _stories(report: CoverageReport, ids: list[int]) -> str:
+    """Linked stories by id and title ("#3 Cache rewrite"), never a bare "#3"."""
+    named = [f"#{i} {report.titles[i]}" if i in report.titles else f"#{i}" for i in ids]
+    return ", ".join(named) or "none"
+
+
+def _cell(row: QuestionCoverage) -> str:
+    """A heat-map cell: the status letter and how many stories count (see LEGEND)."""
+    return "G" if row.status == "gap" else f"{_LETTER[row.status]}{len(row.counting)}"
+
+
+#: Every heat-map cell explained; the HTML legend and the Markdown report say the same.
+LEGEND = (
+    ("G", "gap: no story linked"),
+    ("T1", "thin: linked, but fewer than two stories count (T0: none counts yet)"),
+    ("C2", "covered: two or more stories count"),
+    ("", "a story counts when it is from the last "
+     f"{FRESH_MONTHS} months and its latest review did not fail"),
+)  # fmt: skip
 
 
 def _filters(report: CoverageReport) -> str:
@@ -73,6 +90,14 @@ def to_markdown(report: CoverageReport) -> str:
         f"- **Questions:** {report.count('gap')} gap, {report.count('thin')} thin, "
         f"{report.count('covered')} covered (of {len(report.questions)})",
         "",
+    ]
+    if report.llm is not None:
+        out += [f"- **Model suggestions:** {_md(_llm_line(report))}"]
+    out += [
+        "",
+        "A story counts when it is from the last "
+        f"{FRESH_MONTHS} months and its latest review did not fail.",
+        "",
         "## Gaps and thin questions",
         "",
     ]
@@ -86,20 +111,25 @@ def to_markdown(report: CoverageReport) -> str:
             out.append(f"- **{label}:** {_md(probing)}")
         out.append(f"- **Why {row.status}:** {_md('; '.join(row.reasons))}")
         if row.stories:
-            out.append(f"- **Linked:** {_ids(row.stories)}")
+            out.append(f"- **Linked:** {_md(_stories(report, row.stories))}")
         for s in row.suggestions:
             out.append(f"- **Try** #{s.story_id} {_md(s.title)} ({_md(s.reason)})")
+        for proposal in row.llm_suggestions or []:
+            out.append(
+                f"- **Model suggests** #{proposal.story_id} {_md(proposal.title)} "
+                f"({proposal.confidence}/5: {_md(proposal.reason)})"
+            )
         out += [f"- Next: `{_link_hint(row)}`", ""]
     out += [
         "## All questions",
         "",
-        "| Status | Question | Markers | Stories |",
+        "| Status | Question | Markers | Stories linked |",
         "|---|---|---|---|",
     ]
     for row in report.questions:
         out.append(
             f"| {row.status} | `{row.id}` {_md(row.question.text)} | "
-            f"{_md(', '.join(row.question.markers))} | {_ids(row.stories)} |"
+            f"{_md(', '.join(row.question.markers))} | {_md(_stories(report, row.stories))} |"
         )
     out += [
         "",
@@ -147,7 +177,28 @@ def to_html(report: CoverageReport) -> str:
         markers=_markers(report),
         questions=_questions(report),
         extras=_extras(report),
+        legend=_legend(),
+        model=f"<p class='muted'>Model suggestions: {_e(_llm_line(report))}</p>"
+        if report.llm is not None
+        else "",
     )
+
+
+def _legend() -> str:
+    parts = [
+        f'<span><span class="badge {status}">{_e(code)}</span> {_e(text)}</span>'
+        for (code, text), status in zip(LEGEND, ("gap", "thin", "covered"), strict=False)
+    ]
+    parts.append(f"{_e(LEGEND[-1][1][0].upper() + LEGEND[-1][1][1:])}.")
+    return "".join(parts)
+
+
+def _llm_line(report: CoverageReport) -> str:
+    info = report.llm or {}
+    if info.get("error"):
+        return f"{info.get('model')}: failed ({info['error']}); the offline map stands"
+    n = sum(len(r.llm_suggestions or []) for r in report.questions)
+    return f"{n} from {info.get('model')} for {info.get('questions', 0)} gap or thin questions"
 
 
 def _cards(report: CoverageReport) -> str:
@@ -172,8 +223,8 @@ def _heatmap(report: CoverageReport) -> str:
         for m in markers:
             if m.slug in row.question.markers:
                 cells.append(
-                    f'<td class="c {row.status}" title="{_e(m.name)}: {row.status}">'
-                    f"{_LETTER[row.status]}{len(row.counting) or ''}</td>"
+                    f'<td class="c {row.status}" title="{_e(m.name)}: {row.status}, '
+                    f'{len(row.counting)} counting of {len(row.stories)} linked">{_cell(row)}</td>'
                 )
             else:
                 cells.append('<td class="c none"></td>')
@@ -203,15 +254,25 @@ def _gaps(report: CoverageReport) -> str:
             items.append(f"<p><b>{_e(label)}:</b> {_e(probing)}</p>")
         items.append(f'<p class="muted">{_e("; ".join(row.reasons))}</p>')
         if row.stories:
-            items.append(f"<p>Linked: {_e(_ids(row.stories))}</p>")
-        if row.suggestions:
-            items.append("<p><b>Stories that may answer it:</b></p><ul>")
-            items += [
-                f"<li>#{s.story_id} {_e(s.title)} <span class='muted'>"
-                f"(score {s.score:.1f}; {_e(s.reason)})</span></li>"
-                for s in row.suggestions
-            ]
-            items.append("</ul>")
+            items.append(f"<p>Linked: {_e(_stories(report, row.stories))}</p>")
+        offline = [
+            (s.story_id, s.title, f"score {s.score:.1f}; {s.reason}") for s in row.suggestions
+        ]
+        model = [
+            (m.story_id, m.title, f"{m.confidence}/5: {m.reason}")
+            for m in row.llm_suggestions or []
+        ]
+        for heading, found in (
+            ("Stories that may answer it", offline),
+            ("The model suggests", model),
+        ):
+            if found:
+                items.append(f"<p><b>{heading}:</b></p><ul>")
+                items += [
+                    f"<li>#{sid} {_e(title)} <span class='muted'>({_e(why)})</span></li>"
+                    for sid, title, why in found
+                ]
+                items.append("</ul>")
         items.append(f"<p class='muted'>Next: <code>{_e(_link_hint(row))}</code></p></article>")
         parts.append("".join(items))
     return "\n".join(parts)
@@ -234,11 +295,12 @@ def _questions(report: CoverageReport) -> str:
     rows = [
         f'<tr><td><span class="badge {row.status}">{row.status}</span></td>'
         f"<td><code>{_e(row.id)}</code><br>{_e(row.question.text)}</td>"
-        f"<td>{_e(', '.join(row.question.markers))}</td><td>{_e(_ids(row.stories))}</td></tr>"
+        f"<td>{_e(', '.join(row.question.markers))}</td>"
+        f"<td>{_e(_stories(report, row.stories))}</td></tr>"
         for row in report.questions
     ]
     return (
-        "<table><thead><tr><th>status</th><th>question</th><th>markers</th><th>stories</th>"
+        "<table><thead><tr><th>status</th><th>question</th><th>markers</th><th>stories linked</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
