@@ -193,6 +193,7 @@ def test_edit_from_stdin(invoke: Callable, existing: dict, story_text: Callable,
 def test_add_without_fields_outside_a_terminal_explains(
     invoke: Callable, expect_error: Callable, db_path: Path
 ) -> None:
+    db_path.unlink()
     result = invoke("story", "add")
     expect_error(result, "--from FILE")
     assert not db_path.exists()
@@ -579,6 +580,7 @@ def test_bad_stdin(invoke: Callable, expect_error: Callable, db_counts: Callable
 def test_missing_file(
     invoke: Callable, expect_error: Callable, tmp_path: Path, db_path: Path
 ) -> None:
+    db_path.unlink()
     expect_error(invoke("story", "add", "--from", tmp_path / "nope.md"), "no such file")
     expect_error(invoke("story", "add", "--from", tmp_path), "is a directory")
     assert not db_path.exists()

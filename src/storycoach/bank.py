@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -204,79 +208,284 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _os_reason(path: Path) -> str:
+    """Why the OS will not let us write `path` (or create files next to it), or ""."""
+    target = path if path.exists() else path.parent
+    try:
+        if target.is_dir():
+            probe = target / f".storycoach-probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        else:
+            os.close(os.open(target, os.O_RDWR))
+            parent = target.parent
+            probe = parent / f".storycoach-probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+    except OSError as error:
+        return f"{error.filename or target}: {error.strerror}"
+    return ""
+
+
 def _friendly(error: sqlite3.Error, path: Path) -> StorycoachError:
-    message = str(error).lower()
-    if "locked" in message or "busy" in message:
+    """A SQLite error as one line, chosen by its error name, never by its message text."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return StorycoachError(
-            f"the story bank {path} is locked by another process; try again in a moment"
+            f"the story bank {path} is locked by another process; try again in a moment "
+            "(or raise STORYCOACH_BUSY_TIMEOUT)"
         )
-    if "readonly" in message or "read-only" in message:
-        return StorycoachError(f"the story bank {path} is read-only; check its permissions")
-    if "not a database" in message or "malformed" in message or "file is encrypted" in message:
-        return StorycoachError(f"{path} is not a storycoach database (not SQLite, or damaged)")
-    if "unable to open" in message:
-        return StorycoachError(f"cannot open the story bank at {path}")
+    if name.startswith("SQLITE_READONLY"):
+        reason = _os_reason(path)
+        return StorycoachError(
+            f"the story bank {path} is read-only; check its permissions"
+            + (f" ({reason})" if reason else "")
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StorycoachError(
+            f"{path} is not a storycoach database (not SQLite, or damaged); "
+            "run `storycoach doctor` for how to recover"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        reason = _os_reason(path)
+        return StorycoachError(
+            f"cannot open the story bank at {path}" + (f": {reason}" if reason else "")
+        )
+    if name.startswith("SQLITE_FULL"):
+        return StorycoachError(f"the disk holding {path} is full; nothing was written")
+    if name.startswith("SQLITE_IOERR"):
+        return StorycoachError(f"I/O error on the story bank {path}: {error}")
     return StorycoachError(f"database error in {path}: {error}")
 
 
-class Bank:
-    """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MIGRATIONS_TABLE = MIGRATIONS.migrations_table
+DEFAULT_BUSY_TIMEOUT = 30.0
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+
+def _check_header(path: Path) -> None:
+    """An existing non-empty file must start as a SQLite database does (read, never written)."""
+    with path.open("rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    if head and head != SQLITE_MAGIC:
+        raise StorycoachError(
+            f"{path} is not a storycoach database (not a SQLite file); storycoach leaves it "
+            "unchanged: pick another --db path"
+        )
+
+
+def _writable(path: Path) -> bool:
+    """May this process write the bank file and create its -wal/-shm files next to it?"""
+    if not path.exists():
+        return True  # created by a write command only; a read command never gets here
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _identify(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when `conn` holds a storycoach bank, False when it is an empty database.
+
+    Reads only: anything else (another application's tables) is refused before a single byte
+    of the file changes (no table, no WAL switch)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not names:
+        return False
+    if MIGRATIONS_TABLE in names:
+        sets = {
+            r[0] for r in conn.execute(f"SELECT DISTINCT migration_set FROM {MIGRATIONS_TABLE}")
+        }
+        # Only the migrations table and nothing recorded: a first open that stopped half-way.
+        if MIGRATIONS.name in sets or (names == {MIGRATIONS_TABLE} and not sets):
+            return True
+    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    raise StorycoachError(
+        f"{path} is not a storycoach database (another application's SQLite file, tables: "
+        f"{shown}); storycoach leaves it unchanged: pick another --db path"
+    )
+
+
+def _seed_bytes() -> tuple[bytes, str]:
+    """The shipped question bank and its sha256 (read once per process)."""
+    return _read_seed(resource_dir("data") / "questions.toml")
+
+
+@cache
+def _read_seed(path: Path) -> tuple[bytes, str]:
+    raw = path.read_bytes()
+    return raw, hashlib.sha256(raw).hexdigest()
+
+
+class Bank:
+    """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself.
+
+    Every write runs in `_writing()`: `BEGIN IMMEDIATE`, so a writer waits (up to the busy
+    timeout) for another process's write instead of failing when a deferred read has to be
+    upgraded. The connection may be used from worker threads (model calls record themselves
+    before they are sent); a lock serialises its use.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, path: Path, *, read_only: bool = False) -> None:
         self.db = db
         self.path = path
+        self.read_only = read_only
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT
+        self._lock = threading.RLock()
 
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str) -> Bank:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        write: bool = True,
+        create: bool = True,
+        make_parents: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> Bank:
+        """Open (and if needed create, migrate and seed) the bank at `path`.
+
+        `create=False`: a missing file is an error that says how to make a bank. Parent
+        directories are created only with `make_parents` (the default bank in the app dir).
+        `write=False` (read commands): a file or directory we may not write is opened
+        read-only instead of failing. A file that is not a storycoach bank is never changed.
+        """
+        memory = str(path) == ":memory:"
         path = Path(path).expanduser()
         try:
-            if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                raise StorycoachError(f"{path} is a directory, not a story bank file")
-            conn = sqlite3.connect(str(path), timeout=2.0)
+            if not memory:
+                if path.is_dir():
+                    raise StorycoachError(f"{path} is a directory, not a story bank file")
+                if not path.exists():
+                    if not create:
+                        raise StorycoachError(
+                            f"no story bank at {path}; create one with `storycoach --db {path} "
+                            "story add ...` or `storycoach --db {path} import FILE`".replace(
+                                "{path}", str(path)
+                            )
+                        )
+                    if make_parents:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                    elif not path.parent.is_dir():
+                        what = "is not a directory" if path.parent.exists() else "does not exist"
+                        raise StorycoachError(
+                            f"cannot open the story bank at {path}: {path.parent} {what} "
+                            "(storycoach creates directories only for its default bank)"
+                        )
+                else:
+                    _check_header(path)
+            read_only = not memory and not write and not _writable(path)
+            if read_only:
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
             db = sqlite_utils.Database(conn, execute_plugins=False)
-            db.execute("PRAGMA foreign_keys = ON")
-            if str(path) != ":memory:":
-                db.execute("PRAGMA journal_mode = WAL")
-            bank = cls(db, path)
-            MIGRATIONS.apply(db)
-            bank._seed()
+            bank = cls(db, path, read_only=read_only)
+            bank.busy_timeout = busy_timeout
+            try:
+                bank._start(memory=memory)
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as error:
             raise _friendly(error, path) from error
         except OSError as error:
-            raise StorycoachError(f"cannot open the story bank at {path}: {error}") from error
+            raise StorycoachError(
+                f"cannot open the story bank at {path}: {error.strerror}"
+            ) from error
         return bank
+
+    def _start(self, *, memory: bool) -> None:
+        conn = self.db.conn
+        known = _identify(conn, self.path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.read_only:
+            if not known or MIGRATIONS.pending(self.db):
+                raise StorycoachError(
+                    f"the story bank {self.path} needs an upgrade but is read-only "
+                    f"({_os_reason(self.path) or 'read-only'}); open it once with write access"
+                )
+            return
+        if not memory:
+            self._wal()
+        # First open and migrations are serialised: the write lock is taken first, then the
+        # state re-read, so of 20 processes opening a new bank one migrates and 19 find it done.
+        if not known or MIGRATIONS.pending(self.db) or not self._seed_current():
+            with self._writing():
+                _identify(conn, self.path)
+                MIGRATIONS.apply(self.db)
+                self._seed()
+
+    def _wal(self) -> None:
+        """Switch to WAL once (the mode is stored in the file); waits out a busy database."""
+        conn = self.db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        deadline = time.monotonic() + max(1.0, self.busy_timeout)
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                name = getattr(error, "sqlite_errorname", "")
+                if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         self.db.conn.close()
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite_utils.Database]:
-        """One transaction; SQLite errors become one readable line."""
-        try:
-            with self.db.atomic():
-                yield self.db
-        except sqlite3.Error as error:
-            raise _friendly(error, self.path) from error
+        """One write transaction, `BEGIN IMMEDIATE`; SQLite errors become one readable line.
+
+        Nested use joins the outer transaction (a savepoint)."""
+        if self.read_only:
+            raise StorycoachError(
+                f"the story bank {self.path} is open read-only "
+                f"({_os_reason(self.path) or 'read-only'})"
+            )
+        with self._lock:
+            conn = self.db.conn
+            try:
+                if conn.in_transaction:
+                    with self.db.atomic():
+                        yield self.db
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _friendly(error, self.path) from error
 
     def _read(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         try:
-            return list(self.db.query(sql, params))
+            with self._lock:
+                return list(self.db.query(sql, params))
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
 
     # -- seed question bank -------------------------------------------------------------------
 
-    def _seed(self) -> None:
-        """Load the shipped question bank when it is new or changed; user rows stay as they are."""
-        seed_file = resource_dir("data") / "questions.toml"
-        raw = seed_file.read_bytes()
-        digest = hashlib.sha256(raw).hexdigest()
+    def _seed_current(self) -> bool:
         row = self._read("SELECT value FROM meta WHERE key = 'seed_hash'")
-        if row and row[0]["value"] == digest:
+        return bool(row) and row[0]["value"] == _seed_bytes()[1]
+
+    def _seed(self) -> None:
+        """Load the shipped question bank when it is new or changed; user rows stay as they are.
+
+        Runs inside the opening transaction, after the lock: it re-reads the stored hash."""
+        raw, digest = _seed_bytes()
+        if self._seed_current():
             return
         import tomllib  # only when the shipped question bank is new or changed
 

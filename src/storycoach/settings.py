@@ -41,6 +41,8 @@ ENV_VARS: dict[str, str] = {
     "timeout": "STORYCOACH_TIMEOUT",
     "max_retries": "STORYCOACH_MAX_RETRIES",
     "concurrency": "STORYCOACH_CONCURRENCY",
+    "busy_timeout": "STORYCOACH_BUSY_TIMEOUT",
+    "deadline": "STORYCOACH_DEADLINE",
 }
 
 Source = str  # "env" | "config file" | "default"
@@ -57,6 +59,10 @@ class Settings(BaseModel):
     timeout: float = Field(default=60.0, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
     concurrency: int = Field(default=8, ge=1, le=64)
+    # Seconds a write waits for another storycoach process's write before giving up.
+    busy_timeout: float = Field(default=30.0, ge=1, le=3600)
+    # Seconds the model part of one draft's review may take in all (attempts and backoff).
+    deadline: float = Field(default=180.0, gt=0, le=86400)
     sources: dict[str, Source] = Field(default_factory=dict, repr=False)
     config_path: Path | None = Field(default=None, repr=False)
 

@@ -132,7 +132,7 @@ def coverage(
         raise fail("--json and --markdown both print to standard output; give --markdown a FILE")
     settings = _model_settings() if llm else None
 
-    bank = open_bank()
+    bank = open_bank(write=settings is not None)
     when = _today(today)
     report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
     run, model_error = _ask_model(bank, report, settings) if settings else (None, None)

@@ -198,7 +198,7 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Stored reviews, newest first, with model usage and cost."""
-    bank = open_bank()
+    bank = open_bank(write=False)
     if question:
         bank.question(question)
     rows = bank.reviews(question=question, story=story, limit=limit)

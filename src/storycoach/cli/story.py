@@ -207,7 +207,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List stories with their links and latest review verdict."""
-    bank = open_bank()
+    bank = open_bank(write=False)
     stories = bank.stories(question=question, marker=marker, tag=tag, include_retired=not active)
     verdicts = bank.latest_verdicts()
     if as_json:
@@ -240,7 +240,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one story."""
-    story = open_bank().story(story_id)
+    story = open_bank(write=False).story(story_id)
     if as_json:
         emit_json(story)
     elif markdown:
@@ -363,7 +363,7 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search over your stories."""
-    stories = open_bank().search(query, limit=limit)
+    stories = open_bank(write=False).search(query, limit=limit)
     if as_json:
         emit_json(stories)
         return

@@ -17,7 +17,7 @@ def export(
     ] = None,
 ) -> None:
     """Export stories with their links and your own questions."""
-    data = open_bank().export_data()
+    data = open_bank(write=False).export_data()
     if file is None:
         emit_json(data)
         return
