@@ -111,7 +111,7 @@ def test_show_markdown_reads_back_as_the_same_story(
     for heading in ("## Situation", "## Task", "## Action", "## Result"):
         assert heading in text
     parsed = story_from_text(text)
-    volatile = {"id", "created", "updated"}
+    volatile = {"id", "uid", "created", "updated"}
     assert parsed.model_dump(mode="json", exclude=volatile) == {
         k: v for k, v in existing.items() if k not in volatile
     }

@@ -45,6 +45,7 @@ EXPECTED_SCHEMA = {
         "retired": int,
         "created": str,
         "updated": str,
+        "uid": str,
     },
     "story_questions": {"story_id": int, "question_id": str},
     "story_markers": {"story_id": int, "marker_slug": str},
@@ -71,6 +72,7 @@ EXPECTED_SCHEMA = {
         "llm": str,
         "llm_status": str,
         "cache_key": str,
+        "uid": str,
     },
     "llm_calls": {
         "id": int,
@@ -97,6 +99,7 @@ EXPECTED_SCHEMA = {
         "tokens_in": int,
         "tokens_out": int,
         "cost_usd": float,
+        "uid": str,
     },
 }
 

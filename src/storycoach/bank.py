@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from pydantic import BaseModel, ValidationError
 
-from storycoach.errors import NotFoundError, StorycoachError, first_error
+from storycoach.errors import NotFoundError, StorycoachError
 from storycoach.models import (
     Finding,
     LlmReview,
@@ -42,9 +41,19 @@ from storycoach.models import (
     Story,
 )
 from storycoach.resources import resource_dir
+from storycoach.transfer import (
+    EXPORT_VERSION,
+    Conflict,
+    ExportFile,
+    ImportReport,
+    OnConflict,
+    ReviewRow,
+    SuggestionRow,
+    new_uid,
+    validate_export,
+)
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
-EXPORT_VERSION = 1
 _STORY_TEXT = ("title", "situation", "task", "action", "result", "reflection")
 
 
@@ -194,6 +203,41 @@ def m003_link_suggestions(db: sqlite_utils.Database) -> None:
         not_null={"created", "cache_key", "model", "status", "calls"},
     )
     db["link_suggestions"].create_index(["cache_key"])
+
+
+@MIGRATIONS()
+def m004_stable_ids(db: sqlite_utils.Database) -> None:
+    """A stable `uid` for stories, reviews and link-suggestion runs, carried by export.
+
+    Stories get a uid derived from their text (as import derives one for stories of older
+    export files, so those files still match); reviews and runs a random one."""
+    from storycoach.transfer import derived_uid, new_uid
+
+    for table in ("stories", "reviews", "link_suggestions"):
+        db[table].add_column("uid", str)
+    taken: set[str] = set()
+    links: dict[str, dict[int, list[str]]] = {"story_questions": {}, "story_markers": {}}
+    for table, column in (("story_questions", "question_id"), ("story_markers", "marker_slug")):
+        for r in db.query(f"SELECT * FROM {table} ORDER BY story_id, {column}"):
+            links[table].setdefault(r["story_id"], []).append(r[column])
+    for row in db.query("SELECT * FROM stories ORDER BY id"):
+        story = Bank._story_from_row(
+            {k: v for k, v in row.items() if k != "uid"},
+            links["story_questions"].get(row["id"], []),
+            links["story_markers"].get(row["id"], []),
+        )
+        salt = 0
+        uid = derived_uid(story)
+        while uid in taken:
+            salt += 1
+            uid = derived_uid(story, salt)
+        taken.add(uid)
+        db.execute("UPDATE stories SET uid = ? WHERE id = ?", [uid, row["id"]])
+    for table in ("reviews", "link_suggestions"):
+        for row in db.query(f"SELECT id FROM {table}"):
+            db.execute(f"UPDATE {table} SET uid = ? WHERE id = ?", [new_uid(), row["id"]])
+        db[table].create_index(["uid"], unique=True)
+    db["stories"].create_index(["uid"], unique=True)
 
 
 def now() -> str:
@@ -585,6 +629,7 @@ class Bank:
         with self._writing() as db:
             row = self._story_row(story, created=stamp, updated=stamp)
             row.pop("id", None)
+            row["uid"] = story.uid or new_uid()
             story_id = db["stories"].insert(row).last_pk
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
@@ -595,7 +640,7 @@ class Bank:
         self._require_markers(story.markers)
         with self._writing() as db:
             row = self._story_row(story, created=current.created.isoformat(), updated=now())
-            row["id"] = story_id
+            row["id"], row["uid"] = story_id, current.uid
             db["stories"].update(story_id, row)
             db.execute("DELETE FROM story_questions WHERE story_id = ?", [story_id])
             db.execute("DELETE FROM story_markers WHERE story_id = ?", [story_id])
@@ -747,6 +792,7 @@ class Bank:
             "llm": _dumps(result.llm.model_dump()) if result.llm else None,
             "llm_status": result.llm_status,
             "cache_key": cache_key,
+            "uid": new_uid(),
         }
         with self._writing() as db:
             return db["reviews"].insert(row).last_pk
@@ -847,41 +893,207 @@ class Bank:
     # -- export / import ----------------------------------------------------------------------
 
     def export_data(self) -> dict[str, Any]:
+        """The whole bank as one JSON-ready object: stories (with `uid` and links), user
+        questions, reviews with their model calls, and link-suggestion runs. Importing it into
+        an empty bank reproduces every table."""
         stories = [s.model_dump(mode="json") for s in self.stories()]
         user_questions = [q.model_dump(mode="json") for q in self.questions() if q.source == "user"]
-        return {"version": EXPORT_VERSION, "stories": stories, "questions": user_questions}
+        uids = {r["id"]: r["uid"] for r in self._read("SELECT id, uid FROM stories")}
+        calls: dict[int, list[dict[str, Any]]] = {}
+        for c in self._read("SELECT * FROM llm_calls ORDER BY id"):
+            review_id = c.pop("review_id")
+            calls.setdefault(review_id, []).append(c)
+        reviews = []
+        for r in self._read("SELECT * FROM reviews ORDER BY id"):
+            r["story_uid"] = uids.get(r.pop("story_id"))
+            r["findings"] = json.loads(r["findings"] or "[]")
+            r["llm"] = json.loads(r["llm"]) if r["llm"] else None
+            r["calls"] = calls.get(r["id"], [])
+            reviews.append(r)
+        suggestions = []
+        for r in self._read("SELECT * FROM link_suggestions ORDER BY id"):
+            r["proposals"] = json.loads(r["proposals"]) if r["proposals"] is not None else None
+            r["calls"] = json.loads(r["calls"] or "[]")
+            suggestions.append(r)
+        return {
+            "version": EXPORT_VERSION,
+            "stories": stories,
+            "questions": user_questions,
+            "reviews": reviews,
+            "link_suggestions": suggestions,
+        }
 
-    def import_data(self, data: Any) -> tuple[int, int]:
-        """Add exported stories and user questions; all or nothing. Returns the counts."""
-        if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
-            raise StorycoachError(
-                f'not a storycoach export: expected a JSON object with "version": {EXPORT_VERSION}'
-            )
-        questions: list[Question] = _import_items(data, "questions", Question)
-        stories: list[Story] = _import_items(data, "stories", Story)
-        existing = set(self.question_ids())
-        new_questions = [q for q in questions if q.id not in existing]
-        self._require_markers({m for q in new_questions for m in q.markers})
-        known_questions = existing | {q.id for q in new_questions}
-        for story in stories:
-            for q in story.questions:
-                if q not in known_questions:
-                    raise NotFoundError("question", q, known_questions)
-        self._require_markers({m for s in stories for m in s.markers})
+    def import_data(
+        self, data: ExportFile | object, *, on_conflict: OnConflict = "skip"
+    ) -> ImportReport:
+        """Merge an export into the bank; all or nothing, and idempotent.
+
+        Stories match on `uid`, questions on `id`, reviews and runs on `uid`: a record the bank
+        already holds unchanged is counted `unchanged`; one it holds with different content is
+        a conflict, resolved by `on_conflict` (skip it, replace the bank's copy, or add it as a
+        new story) and listed in the report. Row ids are kept when they are free, so an
+        import into an empty bank is an exact copy."""
+        if not isinstance(data, ExportFile):
+            data = validate_export(data)
+        report = ImportReport()
         with self._writing() as db:
-            for question in new_questions:
-                self._put_question(db, question.model_copy(update={"source": "user"}))
-            for story in stories:
-                stamp = now()
-                row = self._story_row(
-                    story,
-                    created=story.created.isoformat() if story.created else stamp,
-                    updated=story.updated.isoformat() if story.updated else stamp,
+            existing_questions = {q.id: q for q in self.questions()}
+            for question in data.questions:
+                current = existing_questions.get(question.id)
+                incoming = question.model_copy(update={"source": "user"})
+                if current is None:
+                    self._require_markers(question.markers)
+                    self._put_question(db, incoming)
+                    report.questions += 1
+                elif _same_question(current, incoming):
+                    report.unchanged += 1
+                else:
+                    action = "replaced" if on_conflict == "replace" else "skipped"
+                    report.conflicts.append(
+                        Conflict(
+                            kind="question",
+                            key=question.id,
+                            title=question.text[:80],
+                            action=action,
+                        )
+                    )
+                    if action == "replaced":
+                        self._require_markers(question.markers)
+                        self._put_question(db, incoming)
+                        report.replaced += 1
+            known_questions = set(self.question_ids())
+            self._require_markers({m for s in data.stories for m in s.markers})
+            for story in data.stories:
+                for q in story.questions:
+                    if q not in known_questions:
+                        raise NotFoundError("question", q, known_questions)
+            by_uid = {r["uid"]: r["id"] for r in self._read("SELECT id, uid FROM stories")}
+            for story in data.stories:
+                uid = story.uid or new_uid()
+                current_id = by_uid.get(uid)
+                if current_id is None:
+                    by_uid[uid] = self._insert_story(db, story, uid)
+                    report.stories += 1
+                    continue
+                current = self.story(current_id)
+                if _same_story(current, story):
+                    report.unchanged += 1
+                    continue
+                action = {"skip": "skipped", "replace": "replaced", "copy": "copied"}[on_conflict]
+                report.conflicts.append(
+                    Conflict(kind="story", key=uid, title=story.title[:80], action=action)
                 )
+                if on_conflict == "replace":
+                    row = self._story_row(
+                        story, created=_stamp(story.created), updated=_stamp(story.updated)
+                    )
+                    row["id"], row["uid"] = current_id, uid
+                    db["stories"].update(current_id, row)
+                    db.execute("DELETE FROM story_questions WHERE story_id = ?", [current_id])
+                    db.execute("DELETE FROM story_markers WHERE story_id = ?", [current_id])
+                    self._put_links(db, current_id, story.questions, story.markers)
+                    report.replaced += 1
+                elif on_conflict == "copy":
+                    self._insert_story(db, story.model_copy(update={"id": None}), new_uid())
+                    report.stories += 1
+            self._import_reviews(db, data.reviews, by_uid, report)
+            self._import_suggestions(db, data.link_suggestions, report)
+        return report
+
+    def _insert_story(self, db: sqlite_utils.Database, story: Story, uid: str) -> int:
+        row = self._story_row(story, created=_stamp(story.created), updated=_stamp(story.updated))
+        row["uid"] = uid
+        if row.get("id") is None or self._read("SELECT 1 FROM stories WHERE id = ?", [row["id"]]):
+            row.pop("id", None)
+        story_id = int(db["stories"].insert(row).last_pk)
+        self._put_links(db, story_id, story.questions, story.markers)
+        return story_id
+
+    def _import_reviews(
+        self,
+        db: sqlite_utils.Database,
+        reviews: list[ReviewRow],
+        story_ids: dict[str, int],
+        report: ImportReport,
+    ) -> None:
+        have = {r["uid"] for r in self._read("SELECT uid FROM reviews")}
+        columns = set(db["reviews"].columns_dict)
+        for review in reviews:
+            if review.uid in have:
+                report.unchanged += 1
+                continue
+            row = review.model_dump(exclude={"calls", "story_uid"})
+            row["story_id"] = story_ids.get(review.story_uid) if review.story_uid else None
+            row["findings"] = _dumps(review.findings)
+            row["llm"] = _dumps(review.llm) if review.llm is not None else None
+            row = {k: v for k, v in row.items() if k in columns}
+            if row.get("id") is None or self._read(
+                "SELECT 1 FROM reviews WHERE id = ?", [row["id"]]
+            ):
                 row.pop("id", None)
-                story_id = db["stories"].insert(row).last_pk
-                self._put_links(db, story_id, story.questions, story.markers)
-        return len(stories), len(new_questions)
+            review_id = db["reviews"].insert(row).last_pk
+            for call in review.calls:
+                call_row = {**call.model_dump(), "review_id": review_id}
+                if call_row["id"] is None or self._read(
+                    "SELECT 1 FROM llm_calls WHERE id = ?", [call_row["id"]]
+                ):
+                    call_row.pop("id")
+                db["llm_calls"].insert(call_row)
+            have.add(review.uid)
+            report.reviews += 1
+
+    def _import_suggestions(
+        self, db: sqlite_utils.Database, runs: list[SuggestionRow], report: ImportReport
+    ) -> None:
+        have = {r["uid"] for r in self._read("SELECT uid FROM link_suggestions")}
+        for run in runs:
+            if run.uid in have:
+                report.unchanged += 1
+                continue
+            row = run.model_dump()
+            row["proposals"] = _dumps(run.proposals) if run.proposals is not None else None
+            row["calls"] = _dumps(run.calls)
+            if row["id"] is None or self._read(
+                "SELECT 1 FROM link_suggestions WHERE id = ?", [row["id"]]
+            ):
+                row.pop("id")
+            db["link_suggestions"].insert(row)
+            have.add(run.uid)
+            report.link_suggestions += 1
+
+    def backup(self, target: Path | str, *, overwrite: bool = False) -> int:
+        """A consistent copy of the live bank at `target` (SQLite's online backup API: other
+        processes may keep writing). Returns the number of pages copied."""
+        target = Path(target).expanduser()
+        if target.exists() and not overwrite:
+            raise StorycoachError(f"{target} exists; pass --force to overwrite it")
+        if target.resolve() == self.path.resolve():
+            raise StorycoachError("the backup must go to another file than the bank itself")
+        if not target.parent.is_dir():
+            raise StorycoachError(f"cannot write {target}: {target.parent} is not a directory")
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        copied = 0
+
+        def progress(status: int, remaining: int, total: int) -> None:
+            nonlocal copied
+            copied = total
+
+        try:
+            dest = sqlite3.connect(partial)
+            try:
+                with self._lock:
+                    self.db.conn.backup(dest, progress=progress)  # one step: one snapshot
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+            os.replace(partial, target)
+        except sqlite3.Error as error:
+            partial.unlink(missing_ok=True)
+            raise _friendly(error, target) from error
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise StorycoachError(f"cannot write {target}: {error.strerror}") from error
+        return copied
 
     # -- coverage -----------------------------------------------------------------------------
 
@@ -924,6 +1136,7 @@ class Bank:
             "tokens_in": total("tokens_in"),
             "tokens_out": total("tokens_out"),
             "cost_usd": round(cost, 8) if cost is not None else None,
+            "uid": new_uid(),
         }
         with self._writing() as db:
             return db["link_suggestions"].insert(row).last_pk
@@ -937,21 +1150,14 @@ class Bank:
         return {r["question_id"]: r["n"] for r in rows}
 
 
-def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[Any]:
-    """The `key` list of an export as `model` records; an error names the item it is in.
+def _stamp(value: datetime | None) -> str:
+    return value.isoformat() if value else now()
 
-    Story ids are dropped: the importing bank numbers its own stories.
-    """
-    items = data.get(key, [])
-    if not isinstance(items, list):
-        raise StorycoachError(f"the import file has the wrong shape: {key} must be a list")
-    records = []
-    for i, item in enumerate(items):
-        where = f"the import file has the wrong shape: {key}[{i}]"
-        if not isinstance(item, dict):
-            raise StorycoachError(f"{where} must be an object")
-        try:
-            records.append(model(**({**item, "id": None} if model is Story else item)))
-        except ValidationError as error:
-            raise StorycoachError(f"{where}.{first_error(error)}") from None
-    return records
+
+def _same_story(a: Story, b: Story) -> bool:
+    skip = {"id", "uid", "created", "updated"}
+    return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+def _same_question(a: Question, b: Question) -> bool:
+    return a.model_dump(exclude={"source"}) == b.model_dump(exclude={"source"})

@@ -60,6 +60,8 @@ class Story(Record):
     """A STAR story: the unit the bank stores, links and reviews."""
 
     id: int | None = None
+    # A stable identity across banks (a UUID): export carries it, import matches on it.
+    uid: str | None = None
     title: str
     situation: str
     task: str

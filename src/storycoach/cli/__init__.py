@@ -33,12 +33,13 @@ app.command("coverage")(coverage.coverage)
 app.command("practice")(coverage.practice)
 app.add_typer(rubrics.app, name="rubrics", help="The rubric criteria drafts are checked against.")
 app.command("config")(config.config)
-app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(
-    transfer.export
-)
+app.command(
+    "export", help="Write the bank (stories, links, questions, reviews, model calls) as JSON."
+)(transfer.export)
 app.command("import", help="Add the stories and questions of an export file to the bank.")(
     transfer.import_
 )
+app.command("backup", help="Copy the live bank consistently to a new SQLite file.")(transfer.backup)
 
 
 def _version(value: bool) -> None:

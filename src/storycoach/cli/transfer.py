@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from storycoach.cli.common import console, emit_json, escape, open_bank
+from storycoach.cli.common import console, emit_json, escape, fail, open_bank
 
 
 def export(
@@ -32,20 +32,49 @@ def export(
 
 def import_(
     file: Annotated[str, typer.Argument(help="An export file; - reads standard input.")],
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            help="A story or question the bank holds with different content: skip it (default), "
+            "replace the bank's copy, or copy it in as a new story.",
+        ),
+    ] = "skip",
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
-    """Import an export file. All or nothing: a bad file changes nothing."""
-    from storycoach.errors import StorycoachError
+    """Import an export file. All or nothing: a bad file changes nothing; importing the same
+    file twice changes nothing the second time."""
     from storycoach.storyfile import read_text
+    from storycoach.transfer import MAX_IMPORT_CHARS, parse_export
 
-    try:
-        data = json.loads(read_text(file, limit=200_000_000))
-    except json.JSONDecodeError as error:
-        raise StorycoachError(
-            f"{file} is not valid JSON (line {error.lineno}): {error.msg}"
-        ) from None
-    stories, questions = open_bank().import_data(data)
+    if on_conflict not in ("skip", "replace", "copy"):
+        raise fail(f"--on-conflict must be skip, replace or copy (got {on_conflict!r})")
+    label = "standard input" if file == "-" else file
+    data = parse_export(read_text(file, limit=MAX_IMPORT_CHARS), label)
+    report = open_bank().import_data(data, on_conflict=on_conflict)  # type: ignore[arg-type]
     if as_json:
-        emit_json({"stories": stories, "questions": questions})
-    else:
-        console().print(f"Imported {stories} stories and {questions} questions")
+        emit_json(report)
+        return
+    out = console()
+    out.print(
+        f"Imported {report.stories} stories and {report.questions} questions"
+        + (f", {report.reviews} reviews" if report.reviews else "")
+        + (f", {report.link_suggestions} link-suggestion runs" if report.link_suggestions else "")
+        + (f"; {report.unchanged} already in the bank" if report.unchanged else "")
+    )
+    for c in report.conflicts:
+        out.print(
+            f"  conflict: {c.kind} {escape(c.key)} ({escape(c.title)}): {c.action}", soft_wrap=True
+        )
+    if report.conflicts and on_conflict == "skip":
+        out.print("Use --on-conflict replace or --on-conflict copy to take the file's version.")
+
+
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (a new SQLite file).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Write a consistent copy of the bank with SQLite's backup API, safe while it is in use."""
+    bank = open_bank(write=False)
+    pages = bank.backup(file, overwrite=force)
+    console().print(f"Backed up {escape(str(bank.path))} to {escape(str(file))} ({pages} pages)")
