@@ -124,7 +124,9 @@ FOREIGN_COMMANDS = [
     ["coverage"],
     ["export"],
     ["review", "--offline", "--all"],
-    # backup and doctor join this list with their commands
+    ["backup", "copy.db"],
+    ["doctor"],
+    ["import", "-"],
 ]
 
 
@@ -133,7 +135,8 @@ def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(
     args: list[str], foreign_db: Path, invoke: Callable, expect_error: Callable, tmp_path: Path
 ) -> None:
     before = _digest(foreign_db)
-    expect_error(invoke("--db", foreign_db, *args), "not a storycoach database", "unchanged")
+    result = invoke("--db", foreign_db, *args, input='{"version": 1}')
+    expect_error(result, "not a storycoach database", "unchanged")
     assert _digest(foreign_db) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("other-app")) == [
         "other-app.db"

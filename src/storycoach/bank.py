@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -29,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from pydantic import BaseModel
 
 from storycoach.errors import NotFoundError, StorycoachError
 from storycoach.models import (
+    NEEDS_REVIEW,
     Finding,
     LlmReview,
     Marker,
@@ -240,6 +243,87 @@ def m004_stable_ids(db: sqlite_utils.Database) -> None:
     db["stories"].create_index(["uid"], unique=True)
 
 
+@MIGRATIONS()
+def m005_review_owner(db: sqlite_utils.Database) -> None:
+    """`reviews.owner`: the process (`host:pid`) that is still to finish a pending review, so
+    a review whose process died can be told from one in progress and swept as interrupted."""
+    db["reviews"].add_column("owner", str)
+    db["reviews"].create_index(["llm_status"])
+
+
+def _index_stories(db: sqlite_utils.Database) -> None:
+    """The one definition of the story search index: FTS5 with Porter stemming (so "dissent"
+    finds "dissented"), kept current by triggers. Replaces any index there is."""
+    # Dropped by hand, not `replace=True`: a damaged index cannot be read to be replaced.
+    for trigger in ("stories_ai", "stories_ad", "stories_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS stories_fts")
+    db["stories"].enable_fts([*_STORY_TEXT, "tags"], create_triggers=True, tokenize="porter")
+
+
+@MIGRATIONS()
+def m006_stemmed_search(db: sqlite_utils.Database) -> None:
+    """Rebuild the story search index with the Porter stemmer."""
+    _index_stories(db)
+
+
+@MIGRATIONS()
+def m007_review_stale_and_story_fk(db: sqlite_utils.Database) -> None:
+    """`reviews.stale`: set when the reviewed story's text is edited afterwards, so its verdict
+    reads "needs review"; and `reviews.story_id` becomes a real foreign key (Datasette and
+    other tools can follow it). Deleting a story still keeps its reviews (the
+    `reviews_unlink` trigger clears `story_id`)."""
+    db["reviews"].add_column("stale", int, not_null_default=0)
+    db["reviews"].transform(add_foreign_keys=[("story_id", "stories", "id")])
+
+
+#: Review states whose verdict is not final: never shown or counted as a pass.
+UNFINISHED = ("pending", "interrupted")
+_HOST = socket.gethostname()
+#: A pending review from another host is presumed dead after this long.
+FOREIGN_PENDING_SECONDS = 24 * 3600
+
+
+def owner_token() -> str:
+    return f"{_HOST}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, created: str | None = None) -> bool:
+    """Is the process that owns a pending review still running?"""
+    if not owner:
+        return False  # pending rows from before owners were recorded
+    host, _, pid_text = owner.rpartition(":")
+    if host != _HOST:
+        if created is None:
+            return True
+        try:
+            age = datetime.now(UTC) - datetime.fromisoformat(created)
+        except ValueError:
+            return False
+        return age.total_seconds() < FOREIGN_PENDING_SECONDS
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(row: dict[str, Any]) -> str | None:
+    """`llm_status` as it should be read: a pending review whose process died is interrupted."""
+    status = row.get("llm_status")
+    if status == "pending" and not owner_alive(row.get("owner"), row.get("created")):
+        return "interrupted"
+    return status
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -334,9 +418,13 @@ def _identify(conn: sqlite3.Connection, path: Path) -> bool:
     if not names:
         return False
     if MIGRATIONS_TABLE in names:
-        sets = {
-            r[0] for r in conn.execute(f"SELECT DISTINCT migration_set FROM {MIGRATIONS_TABLE}")
-        }
+        try:
+            sets = {
+                r[0]
+                for r in conn.execute(f"SELECT migration_set FROM {MIGRATIONS_TABLE} NOT INDEXED")
+            }
+        except sqlite3.DatabaseError:
+            return True  # our table, unreadable: damaged; the integrity check will say so
         # Only the migrations table and nothing recorded: a first open that stopped half-way.
         if MIGRATIONS.name in sets or (names == {MIGRATIONS_TABLE} and not sets):
             return True
@@ -358,6 +446,29 @@ def _read_seed(path: Path) -> tuple[bytes, str]:
     return raw, hashlib.sha256(raw).hexdigest()
 
 
+class Diagnosis(BaseModel):
+    """What `storycoach doctor` found."""
+
+    path: str
+    problems: list[str]
+    fts: str
+    swept: int
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def recovery(self) -> list[str]:
+        """How to get a sound bank back, when it is damaged."""
+        if self.healthy:
+            return []
+        return [
+            f"sqlite3 {self.path} '.recover' | sqlite3 recovered.db   (salvage what is readable)",
+            "storycoach --db recovered.db doctor   (check the salvaged copy)",
+            "or restore your latest `storycoach backup` copy over the damaged file",
+        ]
+
+
 class Bank:
     """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself.
 
@@ -372,6 +483,7 @@ class Bank:
         self.path = path
         self.read_only = read_only
         self.busy_timeout = DEFAULT_BUSY_TIMEOUT
+        self.damage: str | None = None  # quick_check's complaint when the file is damaged
         self._lock = threading.RLock()
 
     # -- opening ------------------------------------------------------------------------------
@@ -427,7 +539,7 @@ class Bank:
             bank = cls(db, path, read_only=read_only)
             bank.busy_timeout = busy_timeout
             try:
-                bank._start(memory=memory)
+                bank._start(memory=memory, write=write)
             except BaseException:
                 conn.close()
                 raise
@@ -439,10 +551,20 @@ class Bank:
             ) from error
         return bank
 
-    def _start(self, *, memory: bool) -> None:
+    def _start(self, *, memory: bool, write: bool) -> None:
         conn = self.db.conn
         known = _identify(conn, self.path)
         conn.execute("PRAGMA foreign_keys = ON")
+        self.damage = self.quick_check() if known else None
+        if self.damage is not None:
+            if write:
+                raise StorycoachError(
+                    f"the story bank {self.path} failed its integrity check ({self.damage}); "
+                    "writes are stopped to protect it. Run `storycoach doctor` for how to "
+                    "recover"
+                )
+            self.read_only = True  # a read command may still read what is readable
+            return
         if self.read_only:
             if not known or MIGRATIONS.pending(self.db):
                 raise StorycoachError(
@@ -459,6 +581,7 @@ class Bank:
                 _identify(conn, self.path)
                 MIGRATIONS.apply(self.db)
                 self._seed()
+        self.sweep_interrupted()
 
     def _wal(self) -> None:
         """Switch to WAL once (the mode is stored in the file); waits out a busy database."""
@@ -480,6 +603,50 @@ class Bank:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    # -- health -------------------------------------------------------------------------------
+
+    def quick_check(self) -> str | None:
+        """`PRAGMA quick_check`: None when the file is sound, else its first complaint."""
+        try:
+            rows = [r[0] for r in self.db.conn.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as error:
+            return str(error)
+        if rows == ["ok"]:
+            return None
+        lines = [line for r in rows for line in str(r).splitlines() if not line.startswith("***")]
+        return lines[0] if lines else "integrity check failed"
+
+    def doctor(self) -> Diagnosis:
+        """Full integrity and FTS checks, then (if sound) sweep interrupted reviews.
+
+        A damaged full-text index is derived data: it is rebuilt from the stories."""
+        try:
+            rows = [r[0] for r in self.db.conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as error:
+            rows = [str(error)]
+        problems = [] if rows == ["ok"] else [p for r in rows for p in str(r).splitlines()]
+        problems = [p for p in problems if not p.startswith("*** in database")]
+        fts = "ok" if not problems else "not checked (the file is damaged)"
+        if not problems:
+            try:
+                with self._lock:
+                    try:
+                        self.db.conn.execute(
+                            "INSERT INTO stories_fts(stories_fts, rank) "
+                            "VALUES('integrity-check', 1)"
+                        )
+                    finally:  # the check is a statement that writes nothing: end its transaction
+                        if self.db.conn.in_transaction:
+                            self.db.conn.rollback()
+            except sqlite3.DatabaseError as error:
+                fts = f"damaged ({error})"
+                if not self.read_only:
+                    with self._writing() as db:
+                        _index_stories(db)
+                    fts += "; rebuilt from the stories"
+        swept = self.sweep_interrupted() if not problems else 0
+        return Diagnosis(path=str(self.path), problems=problems, fts=fts, swept=swept)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite_utils.Database]:
@@ -642,10 +809,17 @@ class Bank:
             row = self._story_row(story, created=current.created.isoformat(), updated=now())
             row["id"], row["uid"] = story_id, current.uid
             db["stories"].update(story_id, row)
+            self._mark_stale(db, current, story)
             db.execute("DELETE FROM story_questions WHERE story_id = ?", [story_id])
             db.execute("DELETE FROM story_markers WHERE story_id = ?", [story_id])
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
+
+    @staticmethod
+    def _mark_stale(db: sqlite_utils.Database, before: Story, after: Story) -> None:
+        """An edit to the story's text makes the verdicts of its earlier reviews stale."""
+        if any(getattr(before, f) != getattr(after, f) for f in _STORY_TEXT):
+            db.execute("UPDATE reviews SET stale = 1 WHERE story_id = ? AND stale = 0", [before.id])
 
     def remove_story(self, story_id: int) -> Story:
         story = self.story(story_id)
@@ -713,11 +887,22 @@ class Bank:
         return self._stories_where(" AND ".join(clauses) or "1", params)
 
     def search(self, query: str, limit: int = 20) -> list[Story]:
-        """Full-text search; the query is quoted so user punctuation is not FTS syntax."""
+        """Full-text search with stemming ("dissent" finds "dissented"); the query is quoted so
+        most punctuation is not FTS syntax, and what still is becomes a usage error."""
         if not query.strip():
             raise StorycoachError("the search query is empty")
         try:
-            ids = [r["id"] for r in self.db["stories"].search(query, limit=limit, quote=True)]
+            with self._lock:
+                found = self.db["stories"].search(query, limit=limit, quote=True)
+                ids = [r["id"] for r in found]
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorname", "") != "SQLITE_ERROR":
+                raise _friendly(error, self.path) from error
+            # The bank is fine: the query is not something the search syntax can read.
+            raise StorycoachError(
+                f"cannot search for {query!r}: use plain words (a stray quote or bracket "
+                'confuses the search); e.g. storycoach story search "cache rewrite"'
+            ) from None
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
         by_id = {s.id: s for s in self._stories_where(f"id IN ({','.join('?' * len(ids))})", ids)}
@@ -793,9 +978,10 @@ class Bank:
             "llm_status": result.llm_status,
             "cache_key": cache_key,
             "uid": new_uid(),
+            "owner": owner_token() if result.llm_status == "pending" else None,
         }
         with self._writing() as db:
-            return db["reviews"].insert(row).last_pk
+            return int(db["reviews"].insert(row).last_pk)
 
     def finish_review(self, review_id: int, result: ReviewResult) -> None:
         """Record the merged outcome once the model has answered (or failed)."""
@@ -807,8 +993,56 @@ class Bank:
                     "verdict": result.verdict,
                     "llm": _dumps(result.llm.model_dump()) if result.llm else None,
                     "llm_status": result.llm_status,
+                    "owner": None,
                 },
             )
+
+    def start_call(self, review_id: int, model: str) -> int:
+        """Record a model request *before* it is sent (status `pending`): a request that is
+        paid for is never unrecorded, even if the process dies while it is in flight.
+        Safe to call from worker threads."""
+        with self._writing() as db:
+            return int(
+                db["llm_calls"]
+                .insert(
+                    {"review_id": review_id, "created": now(), "model": model, "status": "pending"}
+                )
+                .last_pk
+            )
+
+    def finish_call(self, call_id: int, fields: dict[str, Any]) -> None:
+        """Complete a `start_call` row with the attempt's outcome (status, tokens, cost...)."""
+        allowed = ("model", "status", "error", "tokens_in", "tokens_out", "latency_ms", "cost_usd")
+        with self._writing() as db:
+            db["llm_calls"].update(call_id, {k: fields[k] for k in allowed if k in fields})
+
+    def interrupt_reviews(self, review_ids: Iterable[int]) -> int:
+        """Mark these unfinished reviews and their pending calls `interrupted` (Ctrl-C)."""
+        ids = list(review_ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        with self._writing() as db:
+            db.execute(
+                f"UPDATE llm_calls SET status = 'interrupted' WHERE status = 'pending' "
+                f"AND review_id IN ({marks})",
+                ids,
+            )
+            cursor = db.execute(
+                f"UPDATE reviews SET llm_status = 'interrupted', owner = NULL "
+                f"WHERE llm_status = 'pending' AND id IN ({marks})",
+                ids,
+            )
+            return int(cursor.rowcount)
+
+    def sweep_interrupted(self) -> int:
+        """Pending reviews whose process is gone become `interrupted` (run on every open for
+        writing, and by `doctor`). Returns how many were swept."""
+        rows = self._read(
+            "SELECT id, owner, created, llm_status FROM reviews WHERE llm_status = 'pending'"
+        )
+        dead = [r["id"] for r in rows if effective_status(r) == "interrupted"]
+        return self.interrupt_reviews(dead) if dead and not self.read_only else 0
 
     def record_llm_call(
         self,
@@ -876,19 +1110,37 @@ class Bank:
         out = []
         for r in rows:
             r = dict(r)
+            r["llm_status"] = effective_status(r)
+            if r["llm_status"] in UNFINISHED:
+                r["verdict"] = r["llm_status"]  # never the offline pass of an unfinished review
             r["findings"] = [Finding(**f) for f in json.loads(r["findings"] or "[]")]
             r["llm"] = json.loads(r["llm"]) if r["llm"] else None
             r["calls"] = calls.get(r["id"], [])
             out.append(r)
         return out
 
-    def latest_verdicts(self) -> dict[int, str]:
-        """Each story's most recent review verdict, for the coverage map."""
+    def latest_verdicts(self, *, include_unfinished: bool = False) -> dict[int, str]:
+        """Each story's most recent review verdict, for the coverage map and `story list`.
+
+        A review that never finished (pending, or interrupted: the process died or was
+        stopped) has no verdict: it is skipped, so the story's previous finished review
+        counts; with `include_unfinished` it is reported as `pending` or `interrupted`. A
+        verdict on text edited since is `needs-review` (neither a pass nor a fail)."""
         rows = self._read(
-            "SELECT story_id, verdict FROM reviews WHERE id IN "
-            "(SELECT max(id) FROM reviews WHERE story_id IS NOT NULL GROUP BY story_id)"
+            "SELECT story_id, verdict, llm_status, owner, created, stale FROM reviews "
+            "WHERE story_id IS NOT NULL ORDER BY id DESC"
         )
-        return {r["story_id"]: r["verdict"] for r in rows}
+        out: dict[int, str] = {}
+        for r in rows:
+            if r["story_id"] in out:
+                continue
+            status = effective_status(r)
+            if status in UNFINISHED:
+                if include_unfinished:
+                    out[r["story_id"]] = str(status)
+                continue
+            out[r["story_id"]] = NEEDS_REVIEW if r["stale"] else r["verdict"]
+        return out
 
     # -- export / import ----------------------------------------------------------------------
 
@@ -989,6 +1241,7 @@ class Bank:
                     )
                     row["id"], row["uid"] = current_id, uid
                     db["stories"].update(current_id, row)
+                    self._mark_stale(db, current, story)
                     db.execute("DELETE FROM story_questions WHERE story_id = ?", [current_id])
                     db.execute("DELETE FROM story_markers WHERE story_id = ?", [current_id])
                     self._put_links(db, current_id, story.questions, story.markers)

@@ -869,6 +869,7 @@ class Coach:
         level: str | None,
         redact: bool = False,
         redact_names: Iterable[str] | None = None,
+        on_send: Callable[[str, list[CallRecord]], object] | None = None,
     ) -> tuple[LlmReview, list[CallRecord]]:
         """One model review of `draft` against `criteria` (already filtered with `applicable`;
         the model scores those of them not in `DETERMINISTIC_ONLY`).
@@ -894,6 +895,7 @@ class Coach:
             schema=answer_schema(ids),
             check=lambda parsed: _check_criteria(parsed, ids),
             task="review the draft",
+            on_send=on_send,
         )
         return self._review(answer, request, calls), calls
 
@@ -908,6 +910,7 @@ class Coach:
         schema: dict[str, Any] | None = None,
         check: Callable[[_M], None] | None = None,
         task: str = "answer",
+        on_send: Callable[[str, list[CallRecord]], object] | None = None,
     ) -> tuple[_M, list[CallRecord]]:
         """One structured-output request: `messages` in, a validated `schema_model` out.
 
@@ -919,6 +922,9 @@ class Coach:
         Transient faults back off and retry up to `settings.max_retries`; an answer that is not
         JSON, not `schema_model` or fails `check` gets one repair request; anything else stops.
         Returns the answer and one `CallRecord` per attempt; raises `ModelError` with `.calls`.
+        `on_send(model, calls)` runs before each attempt is sent, with the attempts so far, so
+        the caller can record it first (a paid request is never unrecorded) and complete the
+        earlier ones; the n-th call matches the n-th `CallRecord`.
         """
         body = {
             "model": self.settings.model,
@@ -941,6 +947,8 @@ class Coach:
             return error
 
         while True:
+            if on_send is not None:
+                on_send(model, calls)
             started = time.monotonic()
             try:
                 completion = _create(client, body={**body, "messages": sending})

@@ -17,6 +17,8 @@ Level = Literal["E3", "E4", "E5", "E6", "E7"]
 LEVELS: tuple[str, ...] = ("E3", "E4", "E5", "E6", "E7")
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["pass", "fail"]
+#: A story's latest verdict when its text was edited after that review: neither pass nor fail.
+NEEDS_REVIEW = "needs-review"
 Difficulty = Literal["easy", "medium", "hard"]
 
 _WHEN = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")

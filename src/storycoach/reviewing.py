@@ -191,7 +191,16 @@ def review_inputs(
             pending.append((len(items) - 1, p, chosen, key))
 
     if coach is not None and pending:
-        _score_concurrently(bank, coach, items, pending, redact, settings.concurrency, on_result)
+        try:
+            _score_concurrently(
+                bank, coach, items, pending, redact, settings.concurrency, on_result
+            )
+        except BaseException:
+            # What finished is stored; the rest is marked interrupted, never left pending.
+            bank.interrupt_reviews(
+                i.result.review_id for i in items if i.result.llm_status == "pending"
+            )
+            raise
     hint = None if use_model or offline else settings.hint
     return ReviewBatch(items=items, llm_hint=hint)
 
@@ -218,15 +227,30 @@ def _score_concurrently(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
 
-    def score(p: _Prepared, chosen: list[Any]) -> Any:
-        return coach.score(
-            p.body,
-            criteria=chosen,
-            question=p.question,
-            level=p.level,
-            redact=redact,
-            redact_names=p.people if redact else None,
-        )
+    def score(p: _Prepared, chosen: list[Any], review_id: int) -> Any:
+        # Each attempt is a `pending` llm_calls row before it is sent, completed after: a
+        # request that was paid for is recorded even if this process dies mid-flight.
+        sent: list[int] = []
+
+        def record(model: str, calls_so_far: list[Any]) -> None:
+            _finish_calls(bank, sent[len(sent) - 1 :], calls_so_far[len(sent) - 1 :])
+            sent.append(bank.start_call(review_id, model))
+
+        try:
+            llm, calls = coach.score(
+                p.body,
+                criteria=chosen,
+                question=p.question,
+                level=p.level,
+                redact=redact,
+                redact_names=p.people if redact else None,
+                on_send=record,
+            )
+        except ModelError as error:
+            _finish_calls(bank, sent, getattr(error, "calls", []))
+            raise
+        _finish_calls(bank, sent, calls)
+        return llm, calls
 
     # Identical drafts in one run (same cache key) share one request: the first pays for it,
     # the others are answered as from the cache.
@@ -237,19 +261,19 @@ def _score_concurrently(
         groups.setdefault(group_key, []).append((index, p))
         first_chosen.setdefault(group_key, chosen)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         futures = {
-            pool.submit(score, members[0][1], first_chosen[key]): key
+            pool.submit(
+                score, members[0][1], first_chosen[key], items[members[0][0]].result.review_id
+            ): key
             for key, members in groups.items()
         }
         for future in as_completed(futures):
             members = groups[futures[future]]
-            payer = items[members[0][0]]
             try:
-                llm, calls = future.result()
+                llm, _calls = future.result()
             except ModelError as error:
-                for call in getattr(error, "calls", []):
-                    bank.record_llm_call(payer.result.review_id, **_call_fields(call))
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
@@ -257,12 +281,20 @@ def _score_concurrently(
                     bank.finish_review(item.result.review_id, item.result)
                     _done(on_result, item.result)
                 continue
-            for call in calls:
-                bank.record_llm_call(payer.result.review_id, **_call_fields(call))
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
                 _done(on_result, items[index].result)
+    except BaseException:
+        # Ctrl-C (or any failure): queued requests are cancelled, never sent.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _finish_calls(bank: Bank, sent: list[int], calls: list[Any]) -> None:
+    for call_id, call in zip(sent, calls, strict=False):
+        bank.finish_call(call_id, _call_fields(call))
 
 
 def _call_fields(call: Any) -> dict[str, Any]:

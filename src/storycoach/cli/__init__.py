@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
+from storycoach.cli import config, coverage, doctor, questions, review, rubrics, story, transfer
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -40,6 +40,9 @@ app.command("import", help="Add the stories and questions of an export file to t
     transfer.import_
 )
 app.command("backup", help="Copy the live bank consistently to a new SQLite file.")(transfer.backup)
+app.command("doctor", help="Check the bank's integrity and sweep interrupted reviews.")(
+    doctor.doctor
+)
 
 
 def _version(value: bool) -> None:

@@ -216,7 +216,7 @@ def history(
     )  # fmt: skip
     for r in rows:
         row = _history_row(r)
-        style = "green" if row["verdict"] == "pass" else "red"
+        style = {"pass": "green", "fail": "red", "interrupted": "yellow"}.get(row["verdict"], "dim")
         table.add_row(
             str(row["id"]),
             row["created"].replace("T", " ")[:16],
@@ -277,6 +277,10 @@ def _model_summary(row: dict) -> str:
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":
         return "[red]model failed[/red]"
+    if row["llm_status"] == "interrupted":
+        return "[yellow]interrupted[/yellow]"
+    if row["llm_status"] == "pending":
+        return "[dim]in progress[/dim]"
     parts = [escape(row["llm_model"] or "")]
     if row["llm_mean_score"] is not None:
         parts.append(f"mean {row['llm_mean_score']}/5")

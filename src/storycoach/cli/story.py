@@ -209,7 +209,7 @@ def list_(
     """List stories with their links and latest review verdict."""
     bank = open_bank(write=False)
     stories = bank.stories(question=question, marker=marker, tag=tag, include_retired=not active)
-    verdicts = bank.latest_verdicts()
+    verdicts = bank.latest_verdicts(include_unfinished=True)
     if as_json:
         emit_json([{**s.model_dump(mode="json"), "verdict": verdicts.get(s.id)} for s in stories])
         return
@@ -221,7 +221,13 @@ def list_(
     table = Table("id", "title", "when", "questions", "markers", "verdict", box=None)
     for s in stories:
         verdict = verdicts.get(s.id, "")
-        style = {"pass": "green", "fail": "red"}.get(verdict, "")
+        style = {
+            "pass": "green",
+            "fail": "red",
+            "interrupted": "yellow",
+            "pending": "dim",
+            "needs-review": "yellow",
+        }.get(verdict, "")
         table.add_row(
             str(s.id),
             escape(s.title) + (" [dim](retired)[/dim]" if s.retired else ""),
