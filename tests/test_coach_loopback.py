@@ -2,51 +2,26 @@
 
 respx proves the logic; this proves the real client path (httpx transport, timeouts, a thread
 pool of concurrent requests) against the same fake server the bench uses
-(`bench/fake_openai_server.py`), without touching the internet.
+(`tests/fake_openai_server.py`), without touching the internet.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai_server import FakeOpenAI
 
 from storycoach.coach import Coach
 from storycoach.errors import ModelError
 from storycoach.models import Question
+from storycoach.rubric import load_criteria
 from storycoach.settings import load_settings
 
-_HELPER = Path(__file__).resolve().parents[1] / "bench" / "fake_openai_server.py"
-
-
-def _fake_server_module() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_openai_server", _HELPER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeOpenAI = _fake_server_module().FakeOpenAI
-
-
-@dataclass
-class Criterion:
-    id: str
-    title: str
-    good: str
-    anchors: dict[int, str]
-
-
-CRITERIA = [
-    Criterion("vague-delta", "A measured result", "Numbers.", {1: "x", 3: "y", 5: "z"}),
-    Criterion("missing-names", "Named people", "Names.", {1: "x", 3: "y", 5: "z"}),
-]
+CRITERIA = [c for c in load_criteria() if c.id in ("vague-delta", "missing-names")]
 QUESTION = Question(id="dissent", text="Tell me about a time you dissented.")
 DRAFT = (
     "## Situation\n\nIn March 2024 our checkout p99 was 900 ms.\n\n"

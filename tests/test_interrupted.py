@@ -6,7 +6,6 @@ against the loopback OpenAI-compatible server the bench uses.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sqlite3
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fake_openai_server as fake_server
 import httpx
 import pytest
 import respx
@@ -25,18 +25,6 @@ from helpers import add, completion
 from storycoach.bank import Bank
 from storycoach.models import ReviewResult
 
-_SERVER = Path(__file__).resolve().parents[1] / "bench" / "fake_openai_server.py"
-
-
-def _server_module() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_openai_server", _SERVER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_server = _server_module()
 DRAFT = (
     "---\ntitle: Cache\n---\n## Situation\n\nIn March 2024 our checkout p99 was 900 ms at Acme.\n\n"
     "## Action\n\nI wrote a design doc and walked Priya Raman through it.\n\n"
@@ -129,12 +117,12 @@ def test_the_next_open_sweeps_interrupted_reviews(db_path: Path) -> None:
 def test_each_request_is_a_pending_row_before_it_is_sent(
     invoke: Callable, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import storycoach.coach
+    import storycoach.coach.client
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET123456")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://llm.test/v1")
     monkeypatch.setenv("STORYCOACH_MAX_RETRIES", "1")
-    monkeypatch.setattr(storycoach.coach, "BACKOFF_BASE", 0.0)
+    monkeypatch.setattr(storycoach.coach.client, "BACKOFF_BASE", 0.0)
     seen: list[list[dict[str, Any]]] = []
     attempts = iter([500, 200])
 
@@ -209,6 +197,7 @@ def test_kill_9_mid_request_leaves_a_recorded_call_and_an_interrupted_review(
         [sys.executable, "-m", "storycoach", "history", "--json"],
         env=_env(db_path, slow_server), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
+    assert history.returncode == 0, history.stderr
     assert json.loads(history.stdout)[0]["verdict"] == "interrupted"
     assert rows(db_path, "SELECT status FROM llm_calls") == [{"status": "interrupted"}]
 

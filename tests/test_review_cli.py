@@ -464,12 +464,12 @@ class FakeModel:
 @pytest.fixture
 def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeModel, Any]]:
     """A configured model (key, base URL, one quick retry) and its stubbed endpoint."""
-    import storycoach.coach
+    import storycoach.coach.client
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", "https://llm.test/v1")
     monkeypatch.setenv("STORYCOACH_MAX_RETRIES", "1")
-    monkeypatch.setattr(storycoach.coach, "BACKOFF_BASE", 0.0)  # retries do not sleep
+    monkeypatch.setattr(storycoach.coach.client, "BACKOFF_BASE", 0.0)  # retries do not sleep
     fake = FakeModel()
     with respx.mock(assert_all_called=False) as mock:
         route = mock.post(URL).mock(side_effect=fake)
@@ -519,6 +519,10 @@ def test_model_table_in_the_terminal(invoke: Any, model: Any) -> None:
         )
     assert "4/5" in result.stdout
     assert "Model verdict: pass: Owns the decision." in result.stdout
+    # The weakest sentence (verbatim from the draft) and its rewrite, which the model is paid
+    # to write, are shown.
+    assert 'Weakest sentence: "In September 2025 our' in result.stdout
+    assert "Rewrite the weakest sentence: I decided on 18 September 2025" in result.stdout
     assert "1200 in / 300 out tokens" in result.stdout
     assert "Keeper Test: PASS" in result.stdout
     assert HINT not in result.stderr

@@ -330,6 +330,8 @@ def test_first_person_actions(text: str) -> None:
         "I think we did well. I felt proud. We shipped.",
         "I helped the team and I supported the migration.",
         "My team and I decided to split the service.",
+        "My manager and I disagreed about the design. We talked and agreed.",
+        "We were stuck. The PM and I chose the cheaper plan.",
         "Automated tests caught it. Based on that, we fixed it.",
         "- We traced the retries\n- We keyed on the event id\n- I feel this was our best work",
         "Plans changed. Tests failed. Reviews took long.",

@@ -13,7 +13,7 @@ from helpers import add
 
 from storycoach.bank import Bank
 from storycoach.errors import StorycoachError
-from storycoach.models import Finding, Question, ReviewResult
+from storycoach.models import CallRecord, Finding, Question, ReviewResult
 
 
 def _filled(path: Path) -> Bank:
@@ -35,10 +35,13 @@ def _filled(path: Path) -> Bank:
         findings=[finding], llm_status="ok", story_id=kept.id,
     )  # fmt: skip
     review_id = bank.add_review(result, "## Situation\nDraft text", cache_key="k1")
-    bank.record_llm_call(review_id, model="gpt-4.1-mini", status="retry", error="HTTP 500")
     bank.record_llm_call(
-        review_id, model="gpt-4.1-mini", status="ok", tokens_in=1200, tokens_out=300,
-        latency_ms=900, cost_usd=0.00096,
+        review_id, CallRecord(model="gpt-4.1-mini", status="retry", error="HTTP 500")
+    )
+    bank.record_llm_call(
+        review_id,
+        CallRecord(model="gpt-4.1-mini", status="ok", tokens_in=1200, tokens_out=300,
+                   latency_ms=900, cost_usd=0.00096),
     )  # fmt: skip
     offline = result.model_copy(update={"llm_status": "skipped", "findings": [], "verdict": "pass"})
     bank.add_review(offline, "Another draft")
@@ -46,8 +49,8 @@ def _filled(path: Path) -> Bank:
         "key-1",
         [{"question": "led-migration", "story": kept.id, "reason": "it fits"}],
         model="gpt-4.1-mini",
-        calls=[{"model": "gpt-4.1-mini", "status": "ok", "tokens_in": 10, "tokens_out": 5,
-                "latency_ms": 3, "cost_usd": 0.0001}],
+        calls=[CallRecord(model="gpt-4.1-mini", status="ok", tokens_in=10, tokens_out=5,
+                          latency_ms=3, cost_usd=0.0001)],
     )  # fmt: skip
     return bank
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from pydantic import BaseModel
@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from storycoach.errors import NotFoundError, StorycoachError
 from storycoach.models import (
     NEEDS_REVIEW,
+    CallRecord,
     Finding,
     LlmReview,
     Marker,
@@ -42,6 +43,8 @@ from storycoach.models import (
     Question,
     ReviewResult,
     Story,
+    known_sum,
+    usage_cost,
 )
 from storycoach.resources import resource_dir
 from storycoach.transfer import (
@@ -55,6 +58,9 @@ from storycoach.transfer import (
     new_uid,
     validate_export,
 )
+
+if TYPE_CHECKING:
+    from storycoach.mock import MockSession
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
 _STORY_TEXT = ("title", "situation", "task", "action", "result", "reflection")
@@ -275,6 +281,58 @@ def m007_review_stale_and_story_fk(db: sqlite_utils.Database) -> None:
     `reviews_unlink` trigger clears `story_id`)."""
     db["reviews"].add_column("stale", int, not_null_default=0)
     db["reviews"].transform(add_foreign_keys=[("story_id", "stories", "id")])
+
+
+@MIGRATIONS()
+def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
+    """`storycoach mock` rounds and their model calls (renumber after the last migration).
+
+    A session row is written when the round starts and rewritten after every answer and every
+    model call: `turns`, `debrief` and `llm` are JSON (`storycoach.mock.MockSession` fields),
+    so an interrupted round keeps what was said. Its model attempts live in `mock_calls`
+    (the `llm_calls` fields plus `purpose`: follow-up or rewrite), because `llm_calls` points
+    at reviews.
+    """
+    db["mock_sessions"].create(
+        {
+            "id": int,
+            "created": str,
+            "updated": str,
+            "question_id": str,
+            "level": str,
+            "story_id": int,
+            "status": str,
+            "turns": str,
+            "first_verdict": str,
+            "verdict": str,
+            "debrief": str,
+            "improved_draft": str,
+            "draft_verdict": str,
+            "draft_findings": str,
+            "llm": str,
+            "llm_status": str,
+        },
+        pk="id",
+        not_null={"created", "updated", "question_id", "status", "turns"},
+    )
+    db["mock_calls"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "created": str,
+            "purpose": str,
+            "model": str,
+            "status": str,
+            "error": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "latency_ms": int,
+            "cost_usd": float,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "mock_sessions", "id")],
+    )
+    db["mock_calls"].create_index(["session_id"])
 
 
 #: Review states whose verdict is not final: never shown or counted as a pass.
@@ -856,6 +914,18 @@ class Bank:
             db["stories"].update(story_id, {"updated": now()})
         return self.story(story_id)
 
+    def link_questions(self, links: Iterable[tuple[int, str]]) -> None:
+        """Link each (story id, question id) pair, all in one transaction: every id is checked
+        first, so an unknown one links nothing."""
+        links = list(links)
+        for story_id in dict.fromkeys(s for s, _ in links):
+            self.story(story_id)
+        self._require_questions(q for _, q in links)
+        with self._writing() as db:
+            for story_id, question_id in links:
+                self._put_links(db, story_id, [question_id], [])
+                db["stories"].update(story_id, {"updated": now()})
+
     def story(self, story_id: int) -> Story:
         stories = self._stories_where("id = ?", [story_id])
         if not stories:
@@ -1010,11 +1080,10 @@ class Bank:
                 .last_pk
             )
 
-    def finish_call(self, call_id: int, fields: dict[str, Any]) -> None:
+    def finish_call(self, call_id: int, call: CallRecord) -> None:
         """Complete a `start_call` row with the attempt's outcome (status, tokens, cost...)."""
-        allowed = ("model", "status", "error", "tokens_in", "tokens_out", "latency_ms", "cost_usd")
         with self._writing() as db:
-            db["llm_calls"].update(call_id, {k: fields[k] for k in allowed if k in fields})
+            db["llm_calls"].update(call_id, call.model_dump())
 
     def interrupt_reviews(self, review_ids: Iterable[int]) -> int:
         """Mark these unfinished reviews and their pending calls `interrupted` (Ctrl-C)."""
@@ -1044,32 +1113,9 @@ class Bank:
         dead = [r["id"] for r in rows if effective_status(r) == "interrupted"]
         return self.interrupt_reviews(dead) if dead and not self.read_only else 0
 
-    def record_llm_call(
-        self,
-        review_id: int,
-        *,
-        model: str,
-        status: str,
-        error: str | None = None,
-        tokens_in: int | None = None,
-        tokens_out: int | None = None,
-        latency_ms: int | None = None,
-        cost_usd: float | None = None,
-    ) -> None:
+    def record_llm_call(self, review_id: int, call: CallRecord) -> None:
         with self._writing() as db:
-            db["llm_calls"].insert(
-                {
-                    "review_id": review_id,
-                    "created": now(),
-                    "model": model,
-                    "status": status,
-                    "error": error,
-                    "tokens_in": tokens_in,
-                    "tokens_out": tokens_out,
-                    "latency_ms": latency_ms,
-                    "cost_usd": cost_usd,
-                }
-            )
+            db["llm_calls"].insert({"review_id": review_id, "created": now(), **call.model_dump()})
 
     def cached_llm(self, cache_key: str) -> LlmReview | None:
         rows = self._read(
@@ -1365,19 +1411,12 @@ class Bank:
         proposals: list[dict[str, Any]] | None,
         *,
         model: str,
-        calls: Iterable[dict[str, Any]],
+        calls: Iterable[CallRecord],
         error: str | None = None,
     ) -> int:
         """Record one `coverage --llm` run: its proposals (None when the model failed, with
-        `error`) and every attempt (`llm_calls` fields: model, status, error, tokens_in,
-        tokens_out, latency_ms, cost_usd)."""
-        attempts = [dict(c) for c in calls]
-
-        def total(field: str) -> Any:
-            known = [c[field] for c in attempts if c.get(field) is not None]
-            return sum(known) if known else None
-
-        cost = total("cost_usd")
+        `error`) and every attempt."""
+        attempts = list(calls)
         row = {
             "created": now(),
             "cache_key": cache_key,
@@ -1385,10 +1424,10 @@ class Bank:
             "status": "ok" if proposals is not None else "failed",
             "proposals": _dumps(proposals) if proposals is not None else None,
             "error": error,
-            "calls": _dumps(attempts),
-            "tokens_in": total("tokens_in"),
-            "tokens_out": total("tokens_out"),
-            "cost_usd": round(cost, 8) if cost is not None else None,
+            "calls": _dumps([c.model_dump() for c in attempts]),
+            "tokens_in": known_sum(c.tokens_in for c in attempts),
+            "tokens_out": known_sum(c.tokens_out for c in attempts),
+            "cost_usd": usage_cost(attempts),
             "uid": new_uid(),
         }
         with self._writing() as db:
@@ -1401,6 +1440,93 @@ class Bank:
             "WHERE question_id IS NOT NULL GROUP BY question_id"
         )
         return {r["question_id"]: r["n"] for r in rows}
+
+    # -- mock rounds --------------------------------------------------------------------------
+
+    def add_mock_session(self, session: MockSession) -> int:
+        """Store a new round before anything else happens; returns its id."""
+        stamp = now()
+        with self._writing() as db:
+            row = {"created": stamp, **self._mock_row(session, stamp)}
+            pk = db.table("mock_sessions").insert(row).last_pk
+            assert isinstance(pk, int)
+            return pk
+
+    def save_mock_session(self, session: MockSession) -> None:
+        """Rewrite a round's row with its current turns, verdicts, draft and model summary."""
+        if session.id is None:
+            raise StorycoachError("save_mock_session needs a stored session")
+        with self._writing() as db:
+            db.table("mock_sessions").update(session.id, self._mock_row(session, now()))
+
+    @staticmethod
+    def _mock_row(session: MockSession, stamp: str) -> dict[str, Any]:
+        return {
+            "updated": stamp,
+            "question_id": session.question,
+            "level": session.level,
+            "story_id": session.story_id,
+            "status": session.status,
+            "turns": _dumps([t.model_dump(mode="json") for t in session.turns]),
+            "first_verdict": session.first_verdict,
+            "verdict": session.verdict,
+            "debrief": _dumps([o.model_dump(mode="json") for o in session.debrief]),
+            "improved_draft": session.improved_draft,
+            "draft_verdict": session.draft_verdict,
+            "draft_findings": _dumps([f.model_dump(mode="json") for f in session.draft_findings]),
+            "llm": _dumps(session.llm.model_dump(mode="json")) if session.llm else None,
+            "llm_status": session.llm_status,
+        }
+
+    def record_mock_call(self, session_id: int, purpose: str, call: CallRecord) -> None:
+        """One model attempt of a round (`purpose`: follow-up or rewrite), as `llm_calls`
+        stores a review's: never the key or the text."""
+        with self._writing() as db:
+            db.table("mock_calls").insert(
+                {"session_id": session_id, "created": now(), "purpose": purpose,
+                 **call.model_dump()}
+            )  # fmt: skip
+
+    def mock_session(self, session_id: int) -> MockSession:
+        rows = self._read("SELECT * FROM mock_sessions WHERE id = ?", [session_id])
+        if not rows:
+            known = [str(r["id"]) for r in self._read("SELECT id FROM mock_sessions")]
+            raise NotFoundError("mock session", str(session_id), known)
+        return self._mock_from_row(rows[0])
+
+    def mock_sessions(self, *, limit: int | None = None) -> list[MockSession]:
+        """Stored rounds, newest first."""
+        sql = "SELECT * FROM mock_sessions ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._mock_from_row(r) for r in self._read(sql)]
+
+    def mock_calls(self, session_id: int) -> list[dict[str, Any]]:
+        return self._read("SELECT * FROM mock_calls WHERE session_id = ? ORDER BY id", [session_id])
+
+    @staticmethod
+    def _mock_from_row(row: dict[str, Any]) -> MockSession:
+        from storycoach.mock import MockSession  # only commands that read rounds pay for it
+
+        return MockSession.model_validate(
+            {
+                "id": row["id"],
+                "created": row["created"],
+                "question": row["question_id"],
+                "level": row["level"],
+                "story_id": row["story_id"],
+                "status": row["status"],
+                "turns": json.loads(row["turns"] or "[]"),
+                "first_verdict": row["first_verdict"],
+                "verdict": row["verdict"],
+                "debrief": json.loads(row["debrief"] or "[]"),
+                "improved_draft": row["improved_draft"] or "",
+                "draft_verdict": row["draft_verdict"],
+                "draft_findings": json.loads(row["draft_findings"] or "[]"),
+                "llm": json.loads(row["llm"]) if row["llm"] else None,
+                "llm_status": row["llm_status"] or "skipped",
+            }
+        )
 
 
 def _stamp(value: datetime | None) -> str:

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
-    LEVELS,
+    CallRecord,
     Person,
     Question,
     ReviewResult,
     Story,
+    parse_level,
     parse_when,
     verdict_for,
 )
@@ -29,6 +30,7 @@ from storycoach.storyfile import split_front_matter, story_to_text
 if TYPE_CHECKING:
     from storycoach.bank import Bank
     from storycoach.coach import Coach
+    from storycoach.settings import Settings
 
 
 @dataclass
@@ -103,9 +105,10 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         question_id = linked[0]
     level = source.level or meta.get("level")
     if level is not None:
-        level = str(level).strip().upper()
-        if level not in LEVELS:
-            raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
+        try:
+            level = parse_level(level)
+        except ValueError as error:
+            raise StorycoachError(f"{source.label}: {error}") from None
     story_when = source.story_when
     if story_when is None and meta.get("when"):
         try:
@@ -147,9 +150,9 @@ def review_inputs(
 
     prepared = [_prepare(bank, source) for source in inputs]
     criteria = load_criteria()
-    settings = load_settings()
-    use_model = settings.enabled and not offline
-    coach = _make_coach(settings) if use_model else None
+    # Offline runs never read the model settings: a typo in config.toml cannot break them.
+    settings = None if offline else load_settings()
+    coach = _make_coach(settings) if settings is not None and settings.enabled else None
 
     items: list[ReviewItem] = []
     pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
@@ -191,21 +194,20 @@ def review_inputs(
             pending.append((len(items) - 1, p, chosen, key))
 
     if coach is not None and pending:
+        concurrency = coach.settings.concurrency
         try:
-            _score_concurrently(
-                bank, coach, items, pending, redact, settings.concurrency, on_result
-            )
+            _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
         except BaseException:
             # What finished is stored; the rest is marked interrupted, never left pending.
             bank.interrupt_reviews(
                 i.result.review_id for i in items if i.result.llm_status == "pending"
             )
             raise
-    hint = None if use_model or offline else settings.hint
+    hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
 
-def _make_coach(settings: Any) -> Coach:
+def _make_coach(settings: Settings) -> Coach:
     from storycoach.coach import Coach
 
     return Coach(settings)
@@ -247,7 +249,7 @@ def _score_concurrently(
                 on_send=record,
             )
         except ModelError as error:
-            _finish_calls(bank, sent, getattr(error, "calls", []))
+            _finish_calls(bank, sent, error.calls)
             raise
         _finish_calls(bank, sent, calls)
         return llm, calls
@@ -292,21 +294,9 @@ def _score_concurrently(
     pool.shutdown(wait=True)
 
 
-def _finish_calls(bank: Bank, sent: list[int], calls: list[Any]) -> None:
+def _finish_calls(bank: Bank, sent: list[int], calls: list[CallRecord]) -> None:
     for call_id, call in zip(sent, calls, strict=False):
-        bank.finish_call(call_id, _call_fields(call))
-
-
-def _call_fields(call: Any) -> dict[str, Any]:
-    return {
-        "model": call.model,
-        "status": call.status,
-        "error": call.error,
-        "tokens_in": call.tokens_in,
-        "tokens_out": call.tokens_out,
-        "latency_ms": call.latency_ms,
-        "cost_usd": call.cost_usd,
-    }
+        bank.finish_call(call_id, call)
 
 
 def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:

@@ -164,6 +164,8 @@ def render_item(item: ReviewItem) -> None:
             scores.add_row(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix))
         out.print(scores)
         out.print(f"[bold]Model verdict:[/bold] {llm.verdict}: {escape(llm.reason)}")
+        if llm.weakest_sentence:
+            out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
         if llm.rewrite:
             out.print(f"[bold]Rewrite the weakest sentence:[/bold] {escape(llm.rewrite)}")
         usage = [
@@ -195,15 +197,20 @@ def history(
     ] = None,
     story: Annotated[int | None, typer.Option("--story", "-s", help="Only this story.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many reviews.")] = 50,
+    mock: Annotated[bool, typer.Option("--mock", help="List mock rounds instead.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stored reviews, newest first, with model usage and cost."""
-    bank = open_bank(write=False)
-    if question:
-        bank.question(question)
-    rows = bank.reviews(question=question, story=story, limit=limit)
+    """Stored reviews, newest first, with model usage and cost (`--mock`: mock rounds)."""
+    if mock:
+        from storycoach.cli.mock import history as mock_history
+
+        mock_history(limit, as_json)
+        return
+    from storycoach.history import review_history
+
+    rows = review_history(open_bank(write=False), question=question, story=story, limit=limit)
     if as_json:
-        emit_json([_history_row(r) for r in rows])
+        emit_json(rows)
         return
     if not rows:
         console().print("No reviews yet. Try: storycoach review draft.md")
@@ -214,8 +221,7 @@ def history(
         "id", "when", "input", "question", "level", "verdict", "errors", "warnings", "model",
         box=None,
     )  # fmt: skip
-    for r in rows:
-        row = _history_row(r)
+    for row in rows:
         style = {"pass": "green", "fail": "red", "interrupted": "yellow"}.get(row["verdict"], "dim")
         table.add_row(
             str(row["id"]),
@@ -229,47 +235,6 @@ def history(
             _model_summary(row),
         )
     console().print(table)
-
-
-def _history_row(r: dict) -> dict:
-    findings = r["findings"]
-    llm = r["llm"] or {}
-    scores = [c["score"] for c in llm.get("criteria", [])]
-    calls = r["calls"]
-    return {
-        "id": r["id"],
-        "created": r["created"],
-        "path": r["path"],
-        "story_id": r["story_id"],
-        "question": r["question_id"],
-        "level": r["level"],
-        "verdict": r["verdict"],
-        "errors": sum(f.severity == "error" for f in findings),
-        "warnings": sum(f.severity == "warning" for f in findings),
-        "rules": sorted({f.rule for f in findings}),
-        "draft_hash": r["draft_hash"],
-        "llm_status": r["llm_status"],
-        "llm_model": llm.get("model"),
-        "llm_mean_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "calls": [
-            {
-                k: c[k]
-                for k in (
-                    "model",
-                    "status",
-                    "error",
-                    "tokens_in",
-                    "tokens_out",
-                    "latency_ms",
-                    "cost_usd",
-                )
-            }
-            for c in calls
-        ],
-        "tokens_in": sum(c["tokens_in"] or 0 for c in calls),
-        "tokens_out": sum(c["tokens_out"] or 0 for c in calls),
-        "cost_usd": round(sum(c["cost_usd"] or 0 for c in calls), 6) or None,
-    }
 
 
 def _model_summary(row: dict) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from storycoach.cli.common import console, emit_json, escape, fail, open_bank
+from storycoach.cli.common import JsonOption, console, emit_json, escape, fail, open_bank
 
 
 def export(
@@ -40,7 +40,7 @@ def import_(
             "replace the bank's copy, or copy it in as a new story.",
         ),
     ] = "skip",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import an export file. All or nothing: a bad file changes nothing; importing the same
     file twice changes nothing the second time."""

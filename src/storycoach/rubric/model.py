@@ -66,6 +66,31 @@ class Example(_Strict):
     markers: list[str] = Field(default_factory=list)
 
 
+#: STAR parts a follow-up answer can be placed in (L: reflection, what you learned).
+Part = Literal["S", "T", "A", "R", "L"]
+
+
+class FollowUp(_Strict):
+    """What an interviewer asks when this criterion is open, and where the answer belongs.
+
+    `ask` is a plain question; the mock round prefixes it with the quoted span when the finding
+    quotes one ("You said “my manager”. Who was that, by name, ...?"). `part` is the STAR part
+    of the story the answer is woven into in the improved draft.
+    """
+
+    ask: str
+    part: Part
+
+    @field_validator("ask")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        if not value.endswith("?"):
+            raise ValueError("must be a question (end with '?')")
+        if "{" in value or "}" in value:
+            raise ValueError("takes no placeholders: the quoted span is added by the round")
+        return value
+
+
 class Criterion(_Strict):
     """One rubric criterion: what it checks, why, how to score it, and which detector runs it."""
 
@@ -87,6 +112,9 @@ class Criterion(_Strict):
     detector: str
     params: dict[str, Any] = Field(default_factory=dict)
     anchors: dict[int, str]
+    follow_up: FollowUp | None = Field(
+        default=None, description="The interviewer's follow-up question when this fires."
+    )
 
     _path: Path | None = PrivateAttr(default=None)
     _runner: Detector | None = PrivateAttr(default=None)
