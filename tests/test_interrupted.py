@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -271,3 +272,61 @@ def test_doctor_rebuilds_a_damaged_full_text_index(
     report = json_of(invoke("doctor", "--json"))
     assert report["fts"].startswith("damaged") and "rebuilt" in report["fts"]
     assert json_of(invoke("doctor", "--json"))["fts"] == "ok"
+
+
+def test_sigint_during_review_all_stops_spending_and_records_everything(
+    db_path: Path, slow_server: Any
+) -> None:
+    """Ctrl-C while requests hang: exit 130 long before the server would answer, every
+    request the server saw is a row, queued drafts are never sent, nothing stays pending and
+    no unfinished review reads as a pass."""
+    bank = Bank.open(db_path)
+    for n in range(8):  # different text: identical drafts would share one request
+        add(bank, f"Story {n}", situation=f"In March 2024 checkout p99 was {900 + n} ms at Acme.")
+    bank.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storycoach", "review", "--all"],
+        env=_env(db_path, slow_server, STORYCOACH_CONCURRENCY="2", STORYCOACH_MAX_RETRIES="3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: len(slow_server.requests) == 2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # the server would take 60 s per request
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert out.count("Keeper Test:") == 8  # the offline review of every draft is shown
+    assert len(slow_server.requests) == 2  # queued drafts were never sent
+    calls = rows(db_path, "SELECT status FROM llm_calls")
+    assert [c["status"] for c in calls] == ["interrupted", "interrupted"]
+    reviews = rows(db_path, "SELECT llm_status FROM reviews")
+    assert {r["llm_status"] for r in reviews} == {"interrupted"}
+    history = subprocess.run(
+        [sys.executable, "-m", "storycoach", "history", "--json"],
+        env=_env(db_path, slow_server), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert {h["verdict"] for h in json.loads(history.stdout)} == {"interrupted"}
+
+
+def test_a_hung_server_costs_at_most_the_deadline(
+    db_path: Path, tmp_path: Path, slow_server: Any
+) -> None:
+    """The offline review prints first; the model part gives up at STORYCOACH_DEADLINE,
+    retries included, with exit 3 and the offline review standing."""
+    draft = tmp_path / "draft.md"
+    draft.write_text(DRAFT, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "storycoach", "review", str(draft)],
+        env=_env(db_path, slow_server, STORYCOACH_DEADLINE="2", STORYCOACH_MAX_RETRIES="5"),
+        capture_output=True, text=True, timeout=50,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert "deadline" in result.stderr and "STORYCOACH_DEADLINE" in result.stderr
+    assert result.stdout.index("model review follows") < result.stdout.index("Keeper Test:")
+    calls = rows(db_path, "SELECT status FROM llm_calls")
+    assert calls and all(c["status"] != "pending" for c in calls)

@@ -57,6 +57,8 @@ class ReviewItem:
 class ReviewBatch:
     items: list[ReviewItem]
     llm_hint: str | None = None
+    #: Ctrl-C stopped the model part: finished items are complete, the rest offline only.
+    interrupted: bool = False
 
     @property
     def results(self) -> list[ReviewResult]:
@@ -64,7 +66,10 @@ class ReviewBatch:
 
     @property
     def exit_code(self) -> int:
-        """3 when the model failed (the offline review still stands), else 1 on any fail."""
+        """130 when interrupted; 3 when the model failed (the offline review still stands),
+        else 1 on any fail."""
+        if self.interrupted:
+            return 130
         if any(item.model_error for item in self.items):
             return 3
         return 1 if any(item.result.verdict == "fail" for item in self.items) else 0
@@ -141,10 +146,16 @@ def review_inputs(
     offline: bool = False,
     no_cache: bool = False,
     redact: bool = False,
-    on_result: Callable[[ReviewResult], None] | None = None,
+    on_result: Callable[[ReviewItem], None] | None = None,
+    on_offline: Callable[[ReviewItem], None] | None = None,
     today: date | None = None,
 ) -> ReviewBatch:
-    """Review every input; returns when all are stored (and scored, when a model is set)."""
+    """Review every input; returns when all are stored (and scored, when a model is set).
+
+    `on_result(item)` runs as each item is complete, in completion order; `on_offline(item)`
+    as soon as the offline review of an item that still waits for the model is stored. Ctrl-C
+    during the model part cancels queued and retried requests, marks the unfinished reviews
+    interrupted and returns the batch with `interrupted` set (exit code 130)."""
     from storycoach.rubric import applicable, load_criteria, review_text
     from storycoach.settings import load_settings
 
@@ -184,25 +195,31 @@ def review_inputs(
         result.review_id = bank.add_review(result, p.source.text, cache_key=key)
         items.append(ReviewItem(result=result, criteria=[c.id for c in chosen]))
         if coach is None:
-            _done(on_result, result)
+            _done(on_result, items[-1])
             continue
         cached = None if no_cache else bank.cached_llm(key)
         if cached is not None:
             _apply_model(bank, items[-1], cached.model_copy(update={"cached": True}), p)
-            _done(on_result, result)
+            _done(on_result, items[-1])
         else:
             pending.append((len(items) - 1, p, chosen, key))
+            _done(on_offline, items[-1])
 
     if coach is not None and pending:
         concurrency = coach.settings.concurrency
         try:
             _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
-        except BaseException:
-            # What finished is stored; the rest is marked interrupted, never left pending.
-            bank.interrupt_reviews(
-                i.result.review_id for i in items if i.result.llm_status == "pending"
-            )
-            raise
+        except BaseException as error:
+            # Stop spending: no new attempt, no retry; what finished is stored, the rest is
+            # marked interrupted (never left pending, never shown as a pass).
+            coach.cancelled.set()
+            unfinished = [i for i in items if i.result.llm_status == "pending"]
+            bank.interrupt_reviews(i.result.review_id for i in unfinished if i.result.review_id)
+            for item in unfinished:
+                item.result.llm_status = "interrupted"
+            if not isinstance(error, KeyboardInterrupt):
+                raise
+            return ReviewBatch(items=items, interrupted=True)
     hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
@@ -213,9 +230,9 @@ def _make_coach(settings: Settings) -> Coach:
     return Coach(settings)
 
 
-def _done(callback: Callable[[ReviewResult], None] | None, result: ReviewResult) -> None:
+def _done(callback: Callable[[ReviewItem], None] | None, item: ReviewItem) -> None:
     if callback is not None:
-        callback(result)
+        callback(item)
 
 
 def _score_concurrently(
@@ -281,12 +298,12 @@ def _score_concurrently(
                     item.model_error = str(error)
                     item.result.llm_status = "failed"
                     bank.finish_review(item.result.review_id, item.result)
-                    _done(on_result, item.result)
+                    _done(on_result, item)
                 continue
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
-                _done(on_result, items[index].result)
+                _done(on_result, items[index])
     except BaseException:
         # Ctrl-C (or any failure): queued requests are cancelled, never sent.
         pool.shutdown(wait=False, cancel_futures=True)

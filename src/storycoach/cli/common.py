@@ -48,9 +48,8 @@ def open_bank(*, write: bool = True) -> Bank:
     opens read-only, and a `--db` path that does not exist is an error (nothing is created).
     Only the default bank in the app dir gets its directory made."""
     from storycoach.bank import Bank
-    from storycoach.settings import load_settings
-
     from storycoach.errors import StorycoachError
+    from storycoach.settings import load_settings
 
     try:
         busy = load_settings().busy_timeout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -84,27 +84,47 @@ def review(
         item.level = level or item.level
         inputs.append(item)
 
+    # Results print as they complete: the offline part of a single draft at once, the model
+    # part when it answers; with several drafts, each one when it is done (progress bar).
+    printed: dict[int, str] = {}
+
+    def show(item: ReviewItem, part: str = "all") -> None:
+        if as_json:
+            return
+        if printed:
+            console().print()
+        render_item(item, "model" if printed.get(id(item)) == "offline" and part == "all" else part)
+        printed[id(item)] = part
+
+    def offline_first(item: ReviewItem) -> None:
+        if len(inputs) == 1:
+            show(item, "offline")
+
+    def run(on_result: Any) -> ReviewBatch:
+        return review_inputs(
+            bank, inputs, offline=offline, no_cache=no_cache, redact=redact,
+            on_result=on_result, on_offline=offline_first,
+        )  # fmt: skip
+
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
 
         with Progress(console=err_console(), transient=True) as progress:
             task = progress.add_task("Reviewing", total=len(inputs))
-            batch = review_inputs(
-                bank,
-                inputs,
-                offline=offline,
-                no_cache=no_cache,
-                redact=redact,
-                on_result=lambda _: progress.advance(task),
-            )
-    else:
-        batch = review_inputs(bank, inputs, offline=offline, no_cache=no_cache, redact=redact)
 
+            def advance(item: ReviewItem) -> None:
+                show(item)
+                progress.advance(task)
+
+            batch = run(advance)
+    else:
+        batch = run(show)
+
+    if batch.interrupted:
+        _interrupted(batch, printed, as_json)
     if as_json:
         results = [r.model_dump(mode="json") for r in batch.results]
         emit_json(results[0] if len(results) == 1 else results)
-    else:
-        render_batch(batch)
     for item in batch.items:
         if item.model_error:
             typer.echo(
@@ -117,6 +137,35 @@ def review(
     raise typer.Exit(batch.exit_code)
 
 
+def _interrupted(batch: ReviewBatch, printed: dict[int, str], as_json: bool) -> None:
+    """Ctrl-C during the model part: show what was computed (the offline review of every
+    draft not yet shown), say what was marked interrupted, and leave at once with 130.
+
+    `os._exit`: requests still in flight sit in worker threads that the interpreter would
+    otherwise wait for at exit (up to the request timeout); everything is stored already."""
+    import os
+
+    if as_json:
+        results = [r.model_dump(mode="json") for r in batch.results]
+        emit_json(results[0] if len(results) == 1 else results)
+    else:
+        for item in batch.items:
+            if printed.get(id(item)) != "all":
+                if printed:
+                    console().print()
+                render_item(item, "model" if printed.get(id(item)) == "offline" else "all")
+                printed[id(item)] = "all"
+    stopped = sum(i.result.llm_status == "interrupted" for i in batch.items)
+    typer.echo(
+        f"storycoach: interrupted: {stopped} model review(s) stopped and marked interrupted; "
+        "the offline reviews above are stored",
+        err=True,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def render_batch(batch: ReviewBatch) -> None:
     """Linter lines, a per-criterion table, the model's scores and the verdict, per draft."""
     for index, item in enumerate(batch.items):
@@ -125,12 +174,20 @@ def render_batch(batch: ReviewBatch) -> None:
         render_item(item)
 
 
-def render_item(item: ReviewItem) -> None:
+def render_item(item: ReviewItem, part: str = "all") -> None:
+    """One draft's review. `part="offline"` prints the rubric engine's findings and table as
+    soon as they are ready; `part="model"` then adds the model's findings, scores and the
+    verdict; "all" is both at once."""
     from rich.table import Table
+
+    from storycoach.settings import prices_checked
 
     out = console()
     result = item.result
+    shown = {"all": ("rubric", "llm"), "offline": ("rubric",), "model": ("llm",)}[part]
     for f in result.findings:
+        if (f.source if f.source == "llm" else "rubric") not in shown:
+            continue
         style = _SEVERITY_STYLE[f.severity]
         where = f"{result.path}:{f.line or 1}:{f.column or 1}"
         tag = " [dim](llm)[/dim]" if f.source == "llm" else ""
@@ -154,12 +211,16 @@ def render_item(item: ReviewItem) -> None:
         worst = min(found, key=lambda f: ("error", "warning", "info").index(f.severity))
         style = _SEVERITY_STYLE[worst.severity]
         table.add_row(rule, f"[{style}]{worst.severity}[/{style}] x{len(found)}")
-    out.print()
-    out.print(table)
+    if part != "model":
+        out.print()
+        out.print(table)
+    if part == "offline":
+        out.print("[dim]model review follows...[/dim]")
+        return
 
     if result.llm:
         llm = result.llm
-        scores = Table("criterion", "score", "evidence", "fix", title=f"Model: {llm.model}")
+        scores = Table("criterion", "score", "evidence", "fix", title=f"Model: {escape(llm.model)}")
         for c in llm.criteria:
             scores.add_row(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix))
         out.print(scores)
@@ -171,7 +232,7 @@ def render_item(item: ReviewItem) -> None:
         usage = [
             f"{llm.tokens_in} in / {llm.tokens_out} out tokens" if llm.tokens_in else "",
             f"{llm.latency_ms} ms" if llm.latency_ms else "",
-            f"${llm.cost_usd:.4f}" if llm.cost_usd else "",
+            f"${llm.cost_usd:.4f} (estimate, {prices_checked()} prices)" if llm.cost_usd else "",
             "cached, no request sent" if llm.cached else "",
         ]
         out.print(f"[dim]{', '.join(u for u in usage if u)}[/dim]")
@@ -180,10 +241,12 @@ def render_item(item: ReviewItem) -> None:
     warnings = sum(f.severity == "warning" for f in result.findings)
     style = "green" if result.verdict == "pass" else "red"
     context = ", ".join(x for x in (result.question, result.level) if x)
+    note = " [yellow](offline only: the model review was interrupted)[/yellow]"
     out.print(
         f"Keeper Test: [bold {style}]{result.verdict.upper()}[/bold {style}] "
         f"({_count(errors, 'error')}, {_count(warnings, 'warning')})"
-        f"{f' for {context}' if context else ''}"
+        f"{f' for {escape(context)}' if context else ''}"
+        f"{note if result.llm_status == 'interrupted' else ''}"
     )
 
 
