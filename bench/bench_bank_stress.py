@@ -6,7 +6,8 @@ docs/benchmarks.md. Each scenario prints one line; a scenario that misses its ta
 1. 20 concurrent `story add` on a brand-new bank (first open + migrations + writes);
 2. 20 concurrent offline reviews; 3. 20 concurrent model reviews against the loopback
    server (every request it received must be an `llm_calls` row, none pending);
-4. SIGINT 2 s into `review --all` over 20 stories with a hung server: time to exit, exit
+4. SIGINT 2 s after the first request of `review --all` over 20 stories with a hung server
+   (concurrency 8): time to exit, exit
    code, requests sent vs recorded, pending rows left, unfinished reviews shown as pass;
 5. a hostile front-matter file (alias bomb): time and peak memory to refuse it;
 6. import twice = import once; export -> import -> export identical with reviews;
@@ -74,7 +75,45 @@ def report(name: str, ok: bool, detail: str) -> None:
     print(f"{'ok  ' if ok else 'MISS'} {name}: {detail}", flush=True)
 
 
-def main() -> None:
+def sigint(tmp: Path) -> None:
+    """4. SIGINT during review --all with a hung server."""
+    all_db = tmp / "all.db"
+    for n in range(N):
+        run(story_args(n), all_db)
+    with FakeOpenAI(delay=120) as server:
+        env = {**os.environ, "STORYCOACH_DB": str(all_db), "OPENAI_BASE_URL": server.base_url}
+        proc = subprocess.Popen(
+            [*storycoach(), "review", "--all"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # 2 s after the first request left (start-up and `import openai` come first)
+        started = time.perf_counter()
+        while not server.requests and time.perf_counter() - started < 60:
+            time.sleep(0.02)
+        time.sleep(2)
+        sent_at_signal = len(server.requests)
+        signalled = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        exit_s = time.perf_counter() - signalled
+        sent = len(server.requests)
+    recorded = count(all_db, "SELECT count(*) FROM llm_calls")
+    pending = count(all_db, "SELECT count(*) FROM reviews WHERE llm_status = 'pending'")
+    history = json.loads(run(["history", "--json", "--limit", "100"], all_db).stdout)
+    as_pass = sum(h["verdict"] == "pass" for h in history if h["llm_status"] != "ok")
+    report(
+        f"SIGINT 2 s into review --all over {N} stories (hung server)",
+        proc.returncode == 130 and exit_s < 2 and sent == recorded and not pending and not as_pass,
+        f"exit {proc.returncode} in {exit_s:.2f} s; {sent} requests sent "
+        f"({sent_at_signal} at the signal), {recorded} recorded, {pending} pending, "
+        f"{as_pass} unfinished shown as pass",
+    )
+
+
+def main(only: set[int]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bank-stress-"))
     drafts = []
     for n in range(N):
@@ -82,6 +121,9 @@ def main() -> None:
         path.write_text(DRAFT.format(n=n, ms=900 + n), encoding="utf-8")
         drafts.append(path)
 
+    if only == {4}:
+        sigint(tmp)
+        return
     # 1. first open + story add
     db = tmp / "new.db"
     results, wall = parallel(N, lambda n: run(story_args(n), db))
@@ -122,37 +164,7 @@ def main() -> None:
         f"{pending} pending, {wall:.1f} s wall",
     )
 
-    # 4. SIGINT during review --all with a hung server
-    all_db = tmp / "all.db"
-    for n in range(N):
-        run(story_args(n), all_db)
-    with FakeOpenAI(delay=120) as server:
-        env = {**os.environ, "STORYCOACH_DB": str(all_db), "OPENAI_BASE_URL": server.base_url}
-        proc = subprocess.Popen(
-            [*storycoach(), "review", "--all"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(2)
-        sent_at_signal = len(server.requests)
-        signalled = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        exit_s = time.perf_counter() - signalled
-        sent = len(server.requests)
-    recorded = count(all_db, "SELECT count(*) FROM llm_calls")
-    pending = count(all_db, "SELECT count(*) FROM reviews WHERE llm_status = 'pending'")
-    history = json.loads(run(["history", "--json", "--limit", "100"], all_db).stdout)
-    as_pass = sum(h["verdict"] == "pass" for h in history if h["llm_status"] != "ok")
-    report(
-        f"SIGINT 2 s into review --all over {N} stories (hung server)",
-        proc.returncode == 130 and exit_s < 2 and sent == recorded and not pending and not as_pass,
-        f"exit {proc.returncode} in {exit_s:.2f} s; {sent} requests sent "
-        f"({sent_at_signal} at the signal), {recorded} recorded, {pending} pending, "
-        f"{as_pass} unfinished shown as pass",
-    )
+    sigint(tmp)
 
     # 5. hostile front matter
     bomb_levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -216,4 +228,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main({int(a) for a in sys.argv[1:]})

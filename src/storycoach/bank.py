@@ -398,16 +398,11 @@ def _os_reason(path: Path) -> str:
     """Why the OS will not let us write `path` (or create files next to it), or ""."""
     target = path if path.exists() else path.parent
     try:
-        if target.is_dir():
-            probe = target / f".storycoach-probe-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
-        else:
+        if not target.is_dir():
             os.close(os.open(target, os.O_RDWR))
-            parent = target.parent
-            probe = parent / f".storycoach-probe-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
+        probe = (target if target.is_dir() else target.parent) / f".storycoach-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
     except OSError as error:
         return f"{error.filename or target}: {error.strerror}"
     return ""
