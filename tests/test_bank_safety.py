@@ -226,3 +226,42 @@ def test_read_only_location_really_opens_read_only(
     finally:
         tmp_path.chmod(0o755)
         db_path.chmod(0o644)
+
+
+def test_concurrent_model_reviews_record_every_request(tmp_path: Path) -> None:
+    """Each process sends one request to the loopback server: every request the server saw is
+    an `llm_calls` row, completed, and every review finished."""
+    from fake_openai_server import FakeOpenAI
+
+    db = tmp_path / "bank.db"
+    Bank.open(db).close()
+    drafts = []
+    for n in range(8):
+        draft = tmp_path / f"draft-{n}.md"
+        draft.write_text(
+            f"## Situation\nIn March 2024 checkout p99 was {900 + n} ms.\n## Action\nI fixed it "
+            "with Priya Raman.\n## Result\np99 went from 900 ms to 300 ms.\n",
+            encoding="utf-8",
+        )
+        drafts.append(draft)
+    with FakeOpenAI(delay=0.2) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+
+        def job(n: int) -> subprocess.CompletedProcess[str]:
+            full = {**os.environ, "STORYCOACH_DB": str(db), **env}
+            return subprocess.run(
+                [sys.executable, "-m", "storycoach", "review", "--no-cache", str(drafts[n])],
+                capture_output=True, text=True, env=full, timeout=120,
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(job, range(8)))
+        sent = len(server.requests)
+    for r in results:
+        assert r.returncode in (0, 1), r.stderr
+    conn = sqlite3.connect(db)
+    statuses = [row[0] for row in conn.execute("SELECT status FROM llm_calls")]
+    reviews = [row[0] for row in conn.execute("SELECT llm_status FROM reviews")]
+    conn.close()
+    assert sent == 8 and statuses == ["ok"] * 8
+    assert reviews == ["ok"] * 8
