@@ -50,6 +50,7 @@ from storycoach.resources import resource_dir
 from storycoach.transfer import (
     EXPORT_VERSION,
     Conflict,
+    ConflictAction,
     ExportFile,
     ImportReport,
     OnConflict,
@@ -1241,7 +1242,7 @@ class Bank:
                 elif _same_question(current, incoming):
                     report.unchanged += 1
                 else:
-                    action = "replaced" if on_conflict == "replace" else "skipped"
+                    action: ConflictAction = "replaced" if on_conflict == "replace" else "skipped"
                     report.conflicts.append(
                         Conflict(
                             kind="question",
@@ -1268,11 +1269,14 @@ class Bank:
                     by_uid[uid] = self._insert_story(db, story, uid)
                     report.stories += 1
                     continue
-                current = self.story(current_id)
-                if _same_story(current, story):
+                held = self.story(current_id)
+                if _same_story(held, story):
                     report.unchanged += 1
                     continue
-                action = {"skip": "skipped", "replace": "replaced", "copy": "copied"}[on_conflict]
+                resolved: dict[OnConflict, ConflictAction] = {
+                    "skip": "skipped", "replace": "replaced", "copy": "copied",
+                }  # fmt: skip
+                action = resolved[on_conflict]
                 report.conflicts.append(
                     Conflict(kind="story", key=uid, title=story.title[:80], action=action)
                 )
@@ -1282,7 +1286,7 @@ class Bank:
                     )
                     row["id"], row["uid"] = current_id, uid
                     db["stories"].update(current_id, row)
-                    self._mark_stale(db, current, story)
+                    self._mark_stale(db, held, story)
                     db.execute("DELETE FROM story_questions WHERE story_id = ?", [current_id])
                     db.execute("DELETE FROM story_markers WHERE story_id = ?", [current_id])
                     self._put_links(db, current_id, story.questions, story.markers)

@@ -242,7 +242,7 @@ def _score_concurrently(
     pending: list[tuple[int, _Prepared, list[Any], str | None]],
     redact: bool,
     concurrency: int,
-    on_result: Callable[[ReviewResult], None] | None,
+    on_result: Callable[[ReviewItem], None] | None,
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
 

@@ -157,7 +157,7 @@ def _bounded_loader() -> type:
             self._depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise _Refused("uses YAML anchors or aliases (&, *); write the values out")
             self._nodes += 1

@@ -23,6 +23,7 @@ EXPORT_VERSION = 1
 MAX_IMPORT_CHARS = 32_000_000
 MAX_ITEMS = 100_000
 OnConflict = Literal["skip", "replace", "copy"]
+ConflictAction = Literal["skipped", "replaced", "copied"]
 #: Stories without a `uid` (files from older versions) get one derived from their text, so
 #: importing such a file twice still changes nothing the second time.
 _UID_NAMESPACE = uuid.UUID("5b0c6f7e-3f39-4a8f-9d0e-6f1d1b6c2a51")
@@ -103,7 +104,7 @@ class Conflict(BaseModel):
     kind: Literal["story", "question"]
     key: str
     title: str
-    action: Literal["skipped", "replaced", "copied"]
+    action: ConflictAction
 
 
 class ImportReport(BaseModel):
