@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,8 +52,21 @@ def _reset_state() -> None:
         setattr(common.state, field.name, value)
 
 
+@pytest.fixture(scope="session")
+def _template_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated, seeded bank per session, copied into each test (read commands refuse a
+    `--db` path that does not exist, so every test starts with a bank, as a user would)."""
+    from storycoach.bank import Bank
+
+    path = tmp_path_factory.mktemp("template") / "bank.db"
+    Bank.open(path).close()
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _template_bank: Path
+) -> Iterator[None]:
     home = tmp_path / "home"
     config = tmp_path / "config"
     home.mkdir()
@@ -63,6 +77,7 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     monkeypatch.setenv("STORYCOACH_DB", str(tmp_path / "bank.db"))
+    shutil.copyfile(_template_bank, tmp_path / "bank.db")
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")

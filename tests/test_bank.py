@@ -163,8 +163,8 @@ def test_add_get_update_remove_story(bank: Bank) -> None:
     assert saved.created is not None and saved.updated is not None
     fetched = bank.story(saved.id)
     assert fetched == saved
-    expected = rich_story().model_dump(exclude={"id", "created", "updated", "questions"})
-    assert fetched.model_dump(exclude={"id", "created", "updated", "questions"}) == expected
+    expected = rich_story().model_dump(exclude={"id", "uid", "created", "updated", "questions"})
+    assert fetched.model_dump(exclude={"id", "uid", "created", "updated", "questions"}) == expected
     assert sorted(fetched.questions) == sorted(rich_story().questions)
 
     changed = bank.update_story(saved.id, rich_story(title="Renamed", retired=True, markers=[]))
@@ -324,7 +324,8 @@ def test_export_import_export_is_identical(bank: Bank, tmp_path: Path) -> None:
 
     fresh = Bank.open(tmp_path / "fresh.db")
     try:
-        assert fresh.import_data(json.loads(text)) == (3, 1)
+        report = fresh.import_data(json.loads(text))
+        assert (report.stories, report.questions, report.conflicts) == (3, 1, [])
         again = fresh.export_data()
         assert again == exported
         assert fresh.question("led-migration") == bank.question("led-migration")
@@ -352,12 +353,14 @@ def test_export_after_deletes_roundtrips_stories_and_links(bank: Bank, tmp_path:
     assert again["questions"] == exported["questions"]
 
 
-def test_import_into_a_bank_that_has_the_question_already(bank: Bank, tmp_path: Path) -> None:
+def test_importing_a_banks_own_export_changes_nothing(bank: Bank, tmp_path: Path) -> None:
     _fill(bank)
     exported = bank.export_data()
-    assert bank.import_data(exported) == (3, 0)  # the user question is already there
-    assert len(bank.stories()) == 6
+    report = bank.import_data(exported)
+    assert (report.stories, report.questions, report.unchanged) == (0, 0, 4)
+    assert len(bank.stories()) == 3
     assert bank.question_ids().count("led-migration") == 1
+    assert bank.export_data() == exported
 
 
 BAD_IMPORTS = {
@@ -463,11 +466,13 @@ def test_import_error_messages_say_what_is_wrong(bank: Bank) -> None:
 
 
 def test_import_is_all_or_nothing_when_the_database_fails(
-    bank: Bank, db_counts: Callable, monkeypatch: pytest.MonkeyPatch
+    bank: Bank, db_counts: Callable, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _fill(bank)
     exported = bank.export_data()
-    before = db_counts()
+    fresh_path = tmp_path / "fresh.db"
+    fresh = Bank.open(fresh_path)
+    before = db_counts(fresh_path)
     calls = []
     real = Bank._put_links
 
@@ -479,9 +484,10 @@ def test_import_is_all_or_nothing_when_the_database_fails(
 
     monkeypatch.setattr(Bank, "_put_links", staticmethod(flaky))
     with pytest.raises(StorycoachError, match="disk I/O error"):
-        bank.import_data(exported)
+        fresh.import_data(exported)
+    fresh.close()
     assert len(calls) == 2
-    assert db_counts() == before
+    assert db_counts(fresh_path) == before
 
 
 # -- reviews --------------------------------------------------------------------------------

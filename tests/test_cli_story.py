@@ -112,7 +112,7 @@ def test_show_markdown_reads_back_as_the_same_story(
     for heading in ("## Situation", "## Task", "## Action", "## Result"):
         assert heading in text
     parsed = story_from_text(text)
-    volatile = {"id", "created", "updated"}
+    volatile = {"id", "uid", "created", "updated"}
     assert parsed.model_dump(mode="json", exclude=volatile) == {
         k: v for k, v in existing.items() if k not in volatile
     }
@@ -194,6 +194,7 @@ def test_edit_from_stdin(invoke: Callable, existing: dict, story_text: Callable,
 def test_add_without_fields_outside_a_terminal_explains(
     invoke: Callable, expect_error: Callable, db_path: Path
 ) -> None:
+    db_path.unlink()
     result = invoke("story", "add")
     expect_error(result, "--from FILE")
     assert not db_path.exists()
@@ -584,6 +585,7 @@ def test_bad_stdin(invoke: Callable, expect_error: Callable, db_counts: Callable
 def test_missing_file(
     invoke: Callable, expect_error: Callable, tmp_path: Path, db_path: Path
 ) -> None:
+    db_path.unlink()
     expect_error(invoke("story", "add", "--from", tmp_path / "nope.md"), "no such file")
     expect_error(invoke("story", "add", "--from", tmp_path), "is a directory")
     assert not db_path.exists()

@@ -64,6 +64,8 @@ def test_env_wins_over_config_file_which_wins_over_defaults(tmp_path: Path) -> N
         "STORYCOACH_TIMEOUT": "env",
         "STORYCOACH_MAX_RETRIES": "default",
         "STORYCOACH_CONCURRENCY": "config file",
+        "STORYCOACH_BUSY_TIMEOUT": "default",
+        "STORYCOACH_DEADLINE": "default",
     }
 
 

@@ -318,6 +318,7 @@ def test_model_failure_with_json_still_prints_the_map(invoke, model_env, api, st
 
 
 def test_no_model_configured_is_a_usage_error_with_the_hint(invoke, expect_error, db_path) -> None:
+    db_path.unlink()
     line = expect_error(invoke("coverage", "--llm"), "OPENAI_API_KEY", "OPENAI_BASE_URL")
     assert "storycoach coverage" in line  # the offline way still works
     assert not db_path.exists()  # refused before the bank was opened

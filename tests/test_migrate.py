@@ -45,6 +45,7 @@ EXPECTED_SCHEMA = {
         "retired": int,
         "created": str,
         "updated": str,
+        "uid": str,
     },
     "story_questions": {"story_id": int, "question_id": str},
     "story_markers": {"story_id": int, "marker_slug": str},
@@ -71,6 +72,9 @@ EXPECTED_SCHEMA = {
         "llm": str,
         "llm_status": str,
         "cache_key": str,
+        "uid": str,
+        "owner": str,
+        "stale": int,
     },
     "llm_calls": {
         "id": int,
@@ -97,6 +101,7 @@ EXPECTED_SCHEMA = {
         "tokens_in": int,
         "tokens_out": int,
         "cost_usd": float,
+        "uid": str,
     },
     "rejected_links": {"story_id": int, "question_id": str, "created": str},
     "mock_sessions": {
@@ -140,6 +145,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("story_markers", "story_id", "stories", "id"),
     ("story_markers", "marker_slug", "markers", "slug"),
     ("llm_calls", "review_id", "reviews", "id"),
+    ("reviews", "story_id", "stories", "id"),
     ("rejected_links", "story_id", "stories", "id"),
     ("rejected_links", "question_id", "questions", "id"),
     ("mock_calls", "session_id", "mock_sessions", "id"),
@@ -295,3 +301,29 @@ def test_deleting_a_story_cascades_its_links_and_keeps_reviews(bank: Bank) -> No
     assert bank.db["story_markers"].count == 0
     rows = list(bank.db.query("SELECT story_id FROM reviews"))
     assert rows == [{"story_id": None}]
+
+
+def test_a_bank_from_before_m004_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Stories get uids, reviews an owner and stale flag, search its stemmer; nothing is lost."""
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    MIGRATIONS.apply(db, stop_before="m004_stable_ids")
+    db["stories"].insert(
+        {**_story().model_dump(exclude={"id", "uid", "questions", "markers", "when", "people",
+                                        "metrics", "tags", "retired", "created", "updated"}),
+         "people": "[]", "metrics": "[]", "tags": "[]", "retired": 0,
+         "created": "2024-01-01T00:00:00+00:00", "updated": "2024-01-01T00:00:00+00:00"}
+    )  # fmt: skip
+    db["reviews"].insert(
+        {"created": "2024-01-02T00:00:00+00:00", "draft": "d", "draft_hash": "h",
+         "verdict": "pass", "story_id": 1, "llm_status": "pending"}
+    )  # fmt: skip
+    db.conn.close()
+    bank = Bank.open(path)
+    try:
+        story = bank.stories()[0]
+        assert story.uid and story.title == "Cache rewrite"
+        assert [s.id for s in bank.search("profiling")] == [1]  # stemmed: "Profiled"
+        assert bank.reviews()[0]["llm_status"] == "interrupted"  # no owner: its process is gone
+    finally:
+        bank.close()

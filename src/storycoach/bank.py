@@ -17,19 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 import sqlite_utils.db
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from storycoach.errors import NotFoundError, StorycoachError, first_error
+from storycoach.errors import NotFoundError, StorycoachError
 from storycoach.models import (
+    NEEDS_REVIEW,
     CallRecord,
     Finding,
     LlmReview,
@@ -43,12 +49,23 @@ from storycoach.models import (
     usage_cost,
 )
 from storycoach.resources import resource_dir
+from storycoach.transfer import (
+    EXPORT_VERSION,
+    Conflict,
+    ConflictAction,
+    ExportFile,
+    ImportReport,
+    OnConflict,
+    ReviewRow,
+    SuggestionRow,
+    new_uid,
+    validate_export,
+)
 
 if TYPE_CHECKING:
     from storycoach.mock import MockSession
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
-EXPORT_VERSION = 1
 _STORY_TEXT = ("title", "situation", "task", "action", "result", "reflection")
 
 
@@ -200,6 +217,12 @@ def m003_link_suggestions(db: sqlite_utils.Database) -> None:
     db.table("link_suggestions").create_index(["cache_key"])
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if the failure left one open."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def _insert(table: sqlite_utils.db.Table, row: dict[str, Any]) -> int:
     """Insert one row; its integer primary key."""
     pk = table.insert(row).last_pk
@@ -209,7 +232,76 @@ def _insert(table: sqlite_utils.db.Table, row: dict[str, Any]) -> int:
 
 
 @MIGRATIONS()
-def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
+def m004_stable_ids(db: sqlite_utils.Database) -> None:
+    """A stable `uid` for stories, reviews and link-suggestion runs, carried by export.
+
+    Stories get a uid derived from their text (as import derives one for stories of older
+    export files, so those files still match); reviews and runs a random one."""
+    from storycoach.transfer import derived_uid, new_uid
+
+    for table in ("stories", "reviews", "link_suggestions"):
+        db.table(table).add_column("uid", str)
+    taken: set[str] = set()
+    links: dict[str, dict[int, list[str]]] = {"story_questions": {}, "story_markers": {}}
+    for table, column in (("story_questions", "question_id"), ("story_markers", "marker_slug")):
+        for r in db.query(f"SELECT * FROM {table} ORDER BY story_id, {column}"):
+            links[table].setdefault(r["story_id"], []).append(r[column])
+    for row in db.query("SELECT * FROM stories ORDER BY id"):
+        story = Bank._story_from_row(
+            {k: v for k, v in row.items() if k != "uid"},
+            links["story_questions"].get(row["id"], []),
+            links["story_markers"].get(row["id"], []),
+        )
+        salt = 0
+        uid = derived_uid(story)
+        while uid in taken:
+            salt += 1
+            uid = derived_uid(story, salt)
+        taken.add(uid)
+        db.execute("UPDATE stories SET uid = ? WHERE id = ?", [uid, row["id"]])
+    for table in ("reviews", "link_suggestions"):
+        for row in db.query(f"SELECT id FROM {table}"):
+            db.execute(f"UPDATE {table} SET uid = ? WHERE id = ?", [new_uid(), row["id"]])
+        db.table(table).create_index(["uid"], unique=True)
+    db.table("stories").create_index(["uid"], unique=True)
+
+
+@MIGRATIONS()
+def m005_review_owner(db: sqlite_utils.Database) -> None:
+    """`reviews.owner`: the process (`host:pid`) that is still to finish a pending review, so
+    a review whose process died can be told from one in progress and swept as interrupted."""
+    db.table("reviews").add_column("owner", str)
+    db.table("reviews").create_index(["llm_status"])
+
+
+def _index_stories(db: sqlite_utils.Database) -> None:
+    """The one definition of the story search index: FTS5 with Porter stemming (so "dissent"
+    finds "dissented"), kept current by triggers. Replaces any index there is."""
+    # Dropped by hand, not `replace=True`: a damaged index cannot be read to be replaced.
+    for trigger in ("stories_ai", "stories_ad", "stories_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS stories_fts")
+    db.table("stories").enable_fts([*_STORY_TEXT, "tags"], create_triggers=True, tokenize="porter")
+
+
+@MIGRATIONS()
+def m006_stemmed_search(db: sqlite_utils.Database) -> None:
+    """Rebuild the story search index with the Porter stemmer."""
+    _index_stories(db)
+
+
+@MIGRATIONS()
+def m007_review_stale_and_story_fk(db: sqlite_utils.Database) -> None:
+    """`reviews.stale`: set when the reviewed story's text is edited afterwards, so its verdict
+    reads "needs review"; and `reviews.story_id` becomes a real foreign key (Datasette and
+    other tools can follow it). Deleting a story still keeps its reviews (the
+    `reviews_unlink` trigger clears `story_id`)."""
+    db.table("reviews").add_column("stale", int, not_null_default=0)
+    db.table("reviews").transform(add_foreign_keys=[("story_id", "stories", "id")])
+
+
+@MIGRATIONS()
+def m008_mock_sessions(db: sqlite_utils.Database) -> None:
     """`storycoach mock` rounds and their model calls (renumber after the last migration).
 
     A session row is written when the round starts and rewritten after every answer and every
@@ -260,8 +352,8 @@ def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
     db.table("mock_calls").create_index(["session_id"])
 
 
-@MIGRATIONS(name="m0YY_rejected_links")
-def _rejected_links(db: sqlite_utils.Database) -> None:
+@MIGRATIONS()
+def m009_rejected_links(db: sqlite_utils.Database) -> None:
     """Story-question links the user said no to: never suggested again (`coverage --accept`).
 
     Keyed like `story_questions`; a rejection dies with its story (trigger, as for links).
@@ -277,6 +369,53 @@ def _rejected_links(db: sqlite_utils.Database) -> None:
     )
 
 
+#: Review states whose verdict is not final: never shown or counted as a pass.
+UNFINISHED = ("pending", "interrupted")
+_HOST = socket.gethostname()
+#: A pending review from another host is presumed dead after this long.
+FOREIGN_PENDING_SECONDS = 24 * 3600
+
+
+def owner_token() -> str:
+    return f"{_HOST}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, created: str | None = None) -> bool:
+    """Is the process that owns a pending review still running?"""
+    if not owner:
+        return False  # pending rows from before owners were recorded
+    host, _, pid_text = owner.rpartition(":")
+    if host != _HOST:
+        if created is None:
+            return True
+        try:
+            age = datetime.now(UTC) - datetime.fromisoformat(created)
+        except ValueError:
+            return False
+        return age.total_seconds() < FOREIGN_PENDING_SECONDS
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(row: dict[str, Any]) -> str | None:
+    """`llm_status` as it should be read: a pending review whose process died is interrupted."""
+    status = row.get("llm_status")
+    if status == "pending" and not owner_alive(row.get("owner"), row.get("created")):
+        return "interrupted"
+    return status
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -289,82 +428,361 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _os_reason(path: Path) -> str:
+    """Why the OS will not let us write `path` (or create files next to it), or ""."""
+    target = path if path.exists() else path.parent
+    try:
+        if not target.is_dir():
+            os.close(os.open(target, os.O_RDWR))
+        probe = (target if target.is_dir() else target.parent) / f".storycoach-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        return f"{error.filename or target}: {error.strerror}"
+    return ""
+
+
 def _friendly(error: sqlite3.Error, path: Path) -> StorycoachError:
-    """One readable line for a SQLite error, by its result code (`sqlite_errorname`, e.g.
-    SQLITE_BUSY or the extended SQLITE_READONLY_DBMOVED), never by its message text."""
-    name: str = getattr(error, "sqlite_errorname", None) or ""
-    primary = "_".join(name.split("_")[:2])  # SQLITE_CANTOPEN_ISDIR -> SQLITE_CANTOPEN
-    if primary in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+    """A SQLite error as one line, chosen by its error name, never by its message text."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return StorycoachError(
-            f"the story bank {path} is locked by another process; try again in a moment"
+            f"the story bank {path} is locked by another process; try again in a moment "
+            "(or raise STORYCOACH_BUSY_TIMEOUT)"
         )
-    if primary == "SQLITE_READONLY":
-        return StorycoachError(f"the story bank {path} is read-only; check its permissions")
-    if primary in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-        return StorycoachError(f"{path} is not a storycoach database (not SQLite, or damaged)")
-    if primary == "SQLITE_CANTOPEN":
-        return StorycoachError(f"cannot open the story bank at {path}")
+    if name.startswith("SQLITE_READONLY"):
+        reason = _os_reason(path)
+        return StorycoachError(
+            f"the story bank {path} is read-only; check its permissions"
+            + (f" ({reason})" if reason else "")
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StorycoachError(
+            f"{path} is not a storycoach database (not SQLite, or damaged); "
+            "run `storycoach doctor` for how to recover"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        reason = _os_reason(path)
+        return StorycoachError(
+            f"cannot open the story bank at {path}" + (f": {reason}" if reason else "")
+        )
+    if name.startswith("SQLITE_FULL"):
+        return StorycoachError(f"the disk holding {path} is full; nothing was written")
+    if name.startswith("SQLITE_IOERR"):
+        return StorycoachError(f"I/O error on the story bank {path}: {error}")
     return StorycoachError(f"database error in {path}: {error}")
 
 
-class Bank:
-    """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MIGRATIONS_TABLE = MIGRATIONS.migrations_table
+DEFAULT_BUSY_TIMEOUT = 30.0
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+
+def _check_header(path: Path) -> None:
+    """An existing non-empty file must start as a SQLite database does (read, never written)."""
+    with path.open("rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    if head and head != SQLITE_MAGIC:
+        raise StorycoachError(
+            f"{path} is not a storycoach database (not a SQLite file); storycoach leaves it "
+            "unchanged: pick another --db path"
+        )
+
+
+def _writable(path: Path) -> bool:
+    """May this process write the bank file and create its -wal/-shm files next to it?"""
+    if not path.exists():
+        return True  # created by a write command only; a read command never gets here
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _identify(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when `conn` holds a storycoach bank, False when it is an empty database.
+
+    Reads only: anything else (another application's tables) is refused before a single byte
+    of the file changes (no table, no WAL switch)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not names:
+        return False
+    if MIGRATIONS_TABLE in names:
+        try:
+            sets = {
+                r[0]
+                for r in conn.execute(f"SELECT migration_set FROM {MIGRATIONS_TABLE} NOT INDEXED")
+            }
+        except sqlite3.DatabaseError:
+            return True  # our table, unreadable: damaged; the integrity check will say so
+        # Only the migrations table and nothing recorded: a first open that stopped half-way.
+        if MIGRATIONS.name in sets or (names == {MIGRATIONS_TABLE} and not sets):
+            return True
+    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    raise StorycoachError(
+        f"{path} is not a storycoach database (another application's SQLite file, tables: "
+        f"{shown}); storycoach leaves it unchanged: pick another --db path"
+    )
+
+
+def _seed_bytes() -> tuple[bytes, str]:
+    """The shipped question bank and its sha256 (read once per process)."""
+    return _read_seed(resource_dir("data") / "questions.toml")
+
+
+@cache
+def _read_seed(path: Path) -> tuple[bytes, str]:
+    raw = path.read_bytes()
+    return raw, hashlib.sha256(raw).hexdigest()
+
+
+class Diagnosis(BaseModel):
+    """What `storycoach doctor` found."""
+
+    path: str
+    problems: list[str]
+    fts: str
+    swept: int
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def recovery(self) -> list[str]:
+        """How to get a sound bank back, when it is damaged."""
+        if self.healthy:
+            return []
+        return [
+            f"sqlite3 {self.path} '.recover' | sqlite3 recovered.db   (salvage what is readable)",
+            "storycoach --db recovered.db doctor   (check the salvaged copy)",
+            "or restore your latest `storycoach backup` copy over the damaged file",
+        ]
+
+
+class Bank:
+    """The story bank. Open it with `Bank.open(path)`; it migrates and seeds itself.
+
+    Every write runs in `_writing()`: `BEGIN IMMEDIATE`, so a writer waits (up to the busy
+    timeout) for another process's write instead of failing when a deferred read has to be
+    upgraded. The connection may be used from worker threads (model calls record themselves
+    before they are sent); a lock serialises its use.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, path: Path, *, read_only: bool = False) -> None:
         self.db = db
         self.path = path
+        self.read_only = read_only
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT
+        self.damage: str | None = None  # quick_check's complaint when the file is damaged
+        self._lock = threading.RLock()
 
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str) -> Bank:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        write: bool = True,
+        create: bool = True,
+        make_parents: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> Bank:
+        """Open (and if needed create, migrate and seed) the bank at `path`.
+
+        `create=False`: a missing file is an error that says how to make a bank. Parent
+        directories are created only with `make_parents` (the default bank in the app dir).
+        `write=False` (read commands): a file or directory we may not write is opened
+        read-only instead of failing. A file that is not a storycoach bank is never changed.
+        """
+        memory = str(path) == ":memory:"
         path = Path(path).expanduser()
         try:
-            if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                raise StorycoachError(f"{path} is a directory, not a story bank file")
-            conn = sqlite3.connect(str(path), timeout=2.0)
+            if not memory:
+                if path.is_dir():
+                    raise StorycoachError(f"{path} is a directory, not a story bank file")
+                if not path.exists():
+                    if not create:
+                        raise StorycoachError(
+                            f"no story bank at {path}; create one with `storycoach --db {path} "
+                            "story add ...` or `storycoach --db {path} import FILE`".replace(
+                                "{path}", str(path)
+                            )
+                        )
+                    if make_parents:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                    elif not path.parent.is_dir():
+                        what = "is not a directory" if path.parent.exists() else "does not exist"
+                        raise StorycoachError(
+                            f"cannot open the story bank at {path}: {path.parent} {what} "
+                            "(storycoach creates directories only for its default bank)"
+                        )
+                else:
+                    _check_header(path)
+            read_only = not memory and not write and not _writable(path)
+            if read_only:
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
             db = sqlite_utils.Database(conn, execute_plugins=False)
-            db.execute("PRAGMA foreign_keys = ON")
-            if str(path) != ":memory:":
-                db.execute("PRAGMA journal_mode = WAL")
-            bank = cls(db, path)
-            MIGRATIONS.apply(db)
-            bank._seed()
+            bank = cls(db, path, read_only=read_only)
+            bank.busy_timeout = busy_timeout
+            try:
+                bank._start(memory=memory, write=write)
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as error:
             raise _friendly(error, path) from error
         except OSError as error:
-            raise StorycoachError(f"cannot open the story bank at {path}: {error}") from error
+            raise StorycoachError(
+                f"cannot open the story bank at {path}: {error.strerror}"
+            ) from error
         return bank
+
+    def _start(self, *, memory: bool, write: bool) -> None:
+        conn = self.db.conn
+        known = _identify(conn, self.path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.damage = self.quick_check() if known else None
+        if self.damage is not None:
+            if write:
+                raise StorycoachError(
+                    f"the story bank {self.path} failed its integrity check ({self.damage}); "
+                    "writes are stopped to protect it. Run `storycoach doctor` for how to "
+                    "recover"
+                )
+            self.read_only = True  # a read command may still read what is readable
+            return
+        if self.read_only:
+            if not known or MIGRATIONS.pending(self.db):
+                raise StorycoachError(
+                    f"the story bank {self.path} needs an upgrade but is read-only "
+                    f"({_os_reason(self.path) or 'read-only'}); open it once with write access"
+                )
+            return
+        if not memory:
+            self._wal()
+        # First open and migrations are serialised: the write lock is taken first, then the
+        # state re-read, so of 20 processes opening a new bank one migrates and 19 find it done.
+        if not known or MIGRATIONS.pending(self.db) or not self._seed_current():
+            with self._writing():
+                _identify(conn, self.path)
+                MIGRATIONS.apply(self.db)
+                self._seed()
+        self.sweep_interrupted()
+
+    def _wal(self) -> None:
+        """Switch to WAL once (the mode is stored in the file); waits out a busy database."""
+        conn = self.db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        deadline = time.monotonic() + max(1.0, self.busy_timeout)
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                name = getattr(error, "sqlite_errorname", "")
+                if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         self.db.conn.close()
 
+    # -- health -------------------------------------------------------------------------------
+
+    def quick_check(self) -> str | None:
+        """`PRAGMA quick_check`: None when the file is sound, else its first complaint."""
+        try:
+            rows = [r[0] for r in self.db.conn.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as error:
+            return str(error)
+        if rows == ["ok"]:
+            return None
+        lines = [line for r in rows for line in str(r).splitlines() if not line.startswith("***")]
+        return lines[0] if lines else "integrity check failed"
+
+    def doctor(self) -> Diagnosis:
+        """Full integrity and FTS checks, then (if sound) sweep interrupted reviews.
+
+        A damaged full-text index is derived data: it is rebuilt from the stories."""
+        try:
+            rows = [r[0] for r in self.db.conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as error:
+            rows = [str(error)]
+        problems = [] if rows == ["ok"] else [p for r in rows for p in str(r).splitlines()]
+        problems = [p for p in problems if not p.startswith("*** in database")]
+        fts = "ok" if not problems else "not checked (the file is damaged)"
+        if not problems:
+            try:
+                with self._lock:
+                    try:
+                        self.db.conn.execute(
+                            "INSERT INTO stories_fts(stories_fts, rank) "
+                            "VALUES('integrity-check', 1)"
+                        )
+                    finally:  # the check is a statement that writes nothing: end its transaction
+                        if self.db.conn.in_transaction:
+                            self.db.conn.rollback()
+            except sqlite3.DatabaseError as error:
+                fts = f"damaged ({error})"
+                if not self.read_only:
+                    with self._writing() as db:
+                        _index_stories(db)
+                    fts += "; rebuilt from the stories"
+        swept = self.sweep_interrupted() if not problems else 0
+        return Diagnosis(path=str(self.path), problems=problems, fts=fts, swept=swept)
+
     @contextmanager
     def _writing(self) -> Iterator[sqlite_utils.Database]:
-        """One transaction; SQLite errors become one readable line."""
-        try:
-            with self.db.atomic():
-                yield self.db
-        except sqlite3.Error as error:
-            raise _friendly(error, self.path) from error
+        """One write transaction, `BEGIN IMMEDIATE`; SQLite errors become one readable line.
+
+        Nested use joins the outer transaction (a savepoint)."""
+        if self.read_only:
+            raise StorycoachError(
+                f"the story bank {self.path} is open read-only "
+                f"({_os_reason(self.path) or 'read-only'})"
+            )
+        with self._lock:
+            conn = self.db.conn
+            try:
+                if conn.in_transaction:
+                    with self.db.atomic():
+                        yield self.db
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _friendly(error, self.path) from error
 
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         try:
-            return list(self.db.query(sql, params))
+            with self._lock:
+                return list(self.db.query(sql, params))
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
 
     # -- seed question bank -------------------------------------------------------------------
 
-    def _seed(self) -> None:
-        """Load the shipped question bank when it is new or changed; user rows stay as they are."""
-        seed_file = resource_dir("data") / "questions.toml"
-        raw = seed_file.read_bytes()
-        digest = hashlib.sha256(raw).hexdigest()
+    def _seed_current(self) -> bool:
         row = self._read("SELECT value FROM meta WHERE key = 'seed_hash'")
-        if row and row[0]["value"] == digest:
+        return bool(row) and row[0]["value"] == _seed_bytes()[1]
+
+    def _seed(self) -> None:
+        """Load the shipped question bank when it is new or changed; user rows stay as they are.
+
+        Runs inside the opening transaction, after the lock: it re-reads the stored hash."""
+        raw, digest = _seed_bytes()
+        if self._seed_current():
             return
         import tomllib  # only when the shipped question bank is new or changed
 
@@ -469,6 +887,7 @@ class Bank:
         with self._writing() as db:
             row = self._story_row(story, created=stamp, updated=stamp)
             row.pop("id", None)
+            row["uid"] = story.uid or new_uid()
             story_id = _insert(db.table("stories"), row)
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
@@ -479,12 +898,19 @@ class Bank:
         self._require_markers(story.markers)
         with self._writing() as db:
             row = self._story_row(story, created=current.created.isoformat(), updated=now())
-            row["id"] = story_id
+            row["id"], row["uid"] = story_id, current.uid
             db.table("stories").update(story_id, row)
+            self._mark_stale(db, current, story)
             db.execute("DELETE FROM story_questions WHERE story_id = ?", [story_id])
             db.execute("DELETE FROM story_markers WHERE story_id = ?", [story_id])
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
+
+    @staticmethod
+    def _mark_stale(db: sqlite_utils.Database, before: Story, after: Story) -> None:
+        """An edit to the story's text makes the verdicts of its earlier reviews stale."""
+        if any(getattr(before, f) != getattr(after, f) for f in _STORY_TEXT):
+            db.execute("UPDATE reviews SET stale = 1 WHERE story_id = ? AND stale = 0", [before.id])
 
     def remove_story(self, story_id: int) -> StoredStory:
         story = self.story(story_id)
@@ -581,11 +1007,22 @@ class Bank:
         return self._stories_where(" AND ".join(clauses) or "1", params)
 
     def search(self, query: str, limit: int = 20) -> list[StoredStory]:
-        """Full-text search; the query is quoted so user punctuation is not FTS syntax."""
+        """Full-text search with stemming ("dissent" finds "dissented"); the query is quoted so
+        most punctuation is not FTS syntax, and what still is becomes a usage error."""
         if not query.strip():
             raise StorycoachError("the search query is empty")
         try:
-            ids = [r["id"] for r in self.db.table("stories").search(query, limit=limit, quote=True)]
+            with self._lock:
+                found = self.db.table("stories").search(query, limit=limit, quote=True)
+                ids = [r["id"] for r in found]
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorname", "") != "SQLITE_ERROR":
+                raise _friendly(error, self.path) from error
+            # The bank is fine: the query is not something the search syntax can read.
+            raise StorycoachError(
+                f"cannot search for {query!r}: use plain words (a stray quote or bracket "
+                'confuses the search); e.g. storycoach story search "cache rewrite"'
+            ) from None
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
         by_id = {s.id: s for s in self._stories_where(f"id IN ({','.join('?' * len(ids))})", ids)}
@@ -662,6 +1099,8 @@ class Bank:
             "llm": _dumps(result.llm.model_dump()) if result.llm else None,
             "llm_status": result.llm_status,
             "cache_key": cache_key,
+            "uid": new_uid(),
+            "owner": owner_token() if result.llm_status == "pending" else None,
         }
         with self._writing() as db:
             return _insert(db.table("reviews"), row)
@@ -676,8 +1115,52 @@ class Bank:
                     "verdict": result.verdict,
                     "llm": _dumps(result.llm.model_dump()) if result.llm else None,
                     "llm_status": result.llm_status,
+                    "owner": None,
                 },
             )
+
+    def start_call(self, review_id: int, model: str) -> int:
+        """Record a model request *before* it is sent (status `pending`): a request that is
+        paid for is never unrecorded, even if the process dies while it is in flight.
+        Safe to call from worker threads."""
+        with self._writing() as db:
+            return _insert(
+                db.table("llm_calls"),
+                {"review_id": review_id, "created": now(), "model": model, "status": "pending"},
+            )
+
+    def finish_call(self, call_id: int, call: CallRecord) -> None:
+        """Complete a `start_call` row with the attempt's outcome (status, tokens, cost...)."""
+        with self._writing() as db:
+            db.table("llm_calls").update(call_id, call.model_dump())
+
+    def interrupt_reviews(self, review_ids: Iterable[int]) -> int:
+        """Mark these unfinished reviews and their pending calls `interrupted` (Ctrl-C)."""
+        ids = list(review_ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        with self._writing() as db:
+            db.execute(
+                f"UPDATE llm_calls SET status = 'interrupted' WHERE status = 'pending' "
+                f"AND review_id IN ({marks})",
+                ids,
+            )
+            cursor = db.execute(
+                f"UPDATE reviews SET llm_status = 'interrupted', owner = NULL "
+                f"WHERE llm_status = 'pending' AND id IN ({marks})",
+                ids,
+            )
+            return int(cursor.rowcount)
+
+    def sweep_interrupted(self) -> int:
+        """Pending reviews whose process is gone become `interrupted` (run on every open for
+        writing, and by `doctor`). Returns how many were swept."""
+        rows = self._read(
+            "SELECT id, owner, created, llm_status FROM reviews WHERE llm_status = 'pending'"
+        )
+        dead = [r["id"] for r in rows if effective_status(r) == "interrupted"]
+        return self.interrupt_reviews(dead) if dead and not self.read_only else 0
 
     def record_llm_call(self, review_id: int, call: CallRecord) -> None:
         with self._writing() as db:
@@ -725,58 +1208,246 @@ class Bank:
         out = []
         for r in rows:
             r = dict(r)
+            r["llm_status"] = effective_status(r)
+            if r["llm_status"] in UNFINISHED:
+                r["verdict"] = r["llm_status"]  # never the offline pass of an unfinished review
             r["findings"] = [Finding(**f) for f in json.loads(r["findings"] or "[]")]
             r["llm"] = json.loads(r["llm"]) if r["llm"] else None
             r["calls"] = calls.get(r["id"], [])
             out.append(r)
         return out
 
-    def latest_verdicts(self) -> dict[int, str]:
-        """Each story's most recent review verdict, for the coverage map."""
+    def latest_verdicts(self, *, include_unfinished: bool = False) -> dict[int, str]:
+        """Each story's most recent review verdict, for the coverage map and `story list`.
+
+        A review that never finished (pending, or interrupted: the process died or was
+        stopped) has no verdict: it is skipped, so the story's previous finished review
+        counts; with `include_unfinished` it is reported as `pending` or `interrupted`. A
+        verdict on text edited since is `needs-review` (neither a pass nor a fail)."""
         rows = self._read(
-            "SELECT story_id, verdict FROM reviews WHERE id IN "
-            "(SELECT max(id) FROM reviews WHERE story_id IS NOT NULL GROUP BY story_id)"
+            "SELECT story_id, verdict, llm_status, owner, created, stale FROM reviews "
+            "WHERE story_id IS NOT NULL ORDER BY id DESC"
         )
-        return {r["story_id"]: r["verdict"] for r in rows}
+        out: dict[int, str] = {}
+        for r in rows:
+            if r["story_id"] in out:
+                continue
+            status = effective_status(r)
+            if status in UNFINISHED:
+                if include_unfinished:
+                    out[r["story_id"]] = str(status)
+                continue
+            out[r["story_id"]] = NEEDS_REVIEW if r["stale"] else r["verdict"]
+        return out
 
     # -- export / import ----------------------------------------------------------------------
 
     def export_data(self) -> dict[str, Any]:
+        """The whole bank as one JSON-ready object: stories (with `uid` and links), user
+        questions, reviews with their model calls, and link-suggestion runs. Importing it into
+        an empty bank reproduces every table."""
         stories = [s.model_dump(mode="json") for s in self.stories()]
         user_questions = [q.model_dump(mode="json") for q in self.questions() if q.source == "user"]
-        return {"version": EXPORT_VERSION, "stories": stories, "questions": user_questions}
+        uids = {r["id"]: r["uid"] for r in self._read("SELECT id, uid FROM stories")}
+        calls: dict[int, list[dict[str, Any]]] = {}
+        for c in self._read("SELECT * FROM llm_calls ORDER BY id"):
+            review_id = c.pop("review_id")
+            calls.setdefault(review_id, []).append(c)
+        reviews = []
+        for r in self._read("SELECT * FROM reviews ORDER BY id"):
+            r["story_uid"] = uids.get(r.pop("story_id"))
+            r["findings"] = json.loads(r["findings"] or "[]")
+            r["llm"] = json.loads(r["llm"]) if r["llm"] else None
+            r["calls"] = calls.get(r["id"], [])
+            reviews.append(r)
+        suggestions = []
+        for r in self._read("SELECT * FROM link_suggestions ORDER BY id"):
+            r["proposals"] = json.loads(r["proposals"]) if r["proposals"] is not None else None
+            r["calls"] = json.loads(r["calls"] or "[]")
+            suggestions.append(r)
+        return {
+            "version": EXPORT_VERSION,
+            "stories": stories,
+            "questions": user_questions,
+            "reviews": reviews,
+            "link_suggestions": suggestions,
+        }
 
-    def import_data(self, data: Any) -> tuple[int, int]:
-        """Add exported stories and user questions; all or nothing. Returns the counts."""
-        if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
-            raise StorycoachError(
-                f'not a storycoach export: expected a JSON object with "version": {EXPORT_VERSION}'
-            )
-        questions: list[Question] = _import_items(data, "questions", Question)
-        stories: list[Story] = _import_items(data, "stories", Story)
-        existing = set(self.question_ids())
-        new_questions = [q for q in questions if q.id not in existing]
-        self._require_markers({m for q in new_questions for m in q.markers})
-        known_questions = existing | {q.id for q in new_questions}
-        for story in stories:
-            for q in story.questions:
-                if q not in known_questions:
-                    raise NotFoundError("question", q, known_questions)
-        self._require_markers({m for s in stories for m in s.markers})
+    def import_data(
+        self, data: ExportFile | object, *, on_conflict: OnConflict = "skip"
+    ) -> ImportReport:
+        """Merge an export into the bank; all or nothing, and idempotent.
+
+        Stories match on `uid`, questions on `id`, reviews and runs on `uid`: a record the bank
+        already holds unchanged is counted `unchanged`; one it holds with different content is
+        a conflict, resolved by `on_conflict` (skip it, replace the bank's copy, or add it as a
+        new story) and listed in the report. Row ids are kept when they are free, so an
+        import into an empty bank is an exact copy."""
+        if not isinstance(data, ExportFile):
+            data = validate_export(data)
+        report = ImportReport()
         with self._writing() as db:
-            for question in new_questions:
-                self._put_question(db, question.model_copy(update={"source": "user"}))
-            for story in stories:
-                stamp = now()
-                row = self._story_row(
-                    story,
-                    created=story.created.isoformat() if story.created else stamp,
-                    updated=story.updated.isoformat() if story.updated else stamp,
+            existing_questions = {q.id: q for q in self.questions()}
+            for question in data.questions:
+                current = existing_questions.get(question.id)
+                incoming = question.model_copy(update={"source": "user"})
+                if current is None:
+                    self._require_markers(question.markers)
+                    self._put_question(db, incoming)
+                    report.questions += 1
+                elif _same_question(current, incoming):
+                    report.unchanged += 1
+                else:
+                    action: ConflictAction = "replaced" if on_conflict == "replace" else "skipped"
+                    report.conflicts.append(
+                        Conflict(
+                            kind="question",
+                            key=question.id,
+                            title=question.text[:80],
+                            action=action,
+                        )
+                    )
+                    if action == "replaced":
+                        self._require_markers(question.markers)
+                        self._put_question(db, incoming)
+                        report.replaced += 1
+            known_questions = set(self.question_ids())
+            self._require_markers({m for s in data.stories for m in s.markers})
+            for story in data.stories:
+                for q in story.questions:
+                    if q not in known_questions:
+                        raise NotFoundError("question", q, known_questions)
+            by_uid = {r["uid"]: r["id"] for r in self._read("SELECT id, uid FROM stories")}
+            for story in data.stories:
+                uid = story.uid or new_uid()
+                current_id = by_uid.get(uid)
+                if current_id is None:
+                    by_uid[uid] = self._insert_story(db, story, uid)
+                    report.stories += 1
+                    continue
+                held = self.story(current_id)
+                if _same_story(held, story):
+                    report.unchanged += 1
+                    continue
+                resolved: dict[OnConflict, ConflictAction] = {
+                    "skip": "skipped", "replace": "replaced", "copy": "copied",
+                }  # fmt: skip
+                action = resolved[on_conflict]
+                report.conflicts.append(
+                    Conflict(kind="story", key=uid, title=story.title[:80], action=action)
                 )
+                if on_conflict == "replace":
+                    row = self._story_row(
+                        story, created=_stamp(story.created), updated=_stamp(story.updated)
+                    )
+                    row["id"], row["uid"] = current_id, uid
+                    db.table("stories").update(current_id, row)
+                    self._mark_stale(db, held, story)
+                    db.execute("DELETE FROM story_questions WHERE story_id = ?", [current_id])
+                    db.execute("DELETE FROM story_markers WHERE story_id = ?", [current_id])
+                    self._put_links(db, current_id, story.questions, story.markers)
+                    report.replaced += 1
+                elif on_conflict == "copy":
+                    self._insert_story(db, story.model_copy(update={"id": None}), new_uid())
+                    report.stories += 1
+            self._import_reviews(db, data.reviews, by_uid, report)
+            self._import_suggestions(db, data.link_suggestions, report)
+        return report
+
+    def _insert_story(self, db: sqlite_utils.Database, story: Story, uid: str) -> int:
+        row = self._story_row(story, created=_stamp(story.created), updated=_stamp(story.updated))
+        row["uid"] = uid
+        if row.get("id") is None or self._read("SELECT 1 FROM stories WHERE id = ?", [row["id"]]):
+            row.pop("id", None)
+        story_id = _insert(db.table("stories"), row)
+        self._put_links(db, story_id, story.questions, story.markers)
+        return story_id
+
+    def _import_reviews(
+        self,
+        db: sqlite_utils.Database,
+        reviews: list[ReviewRow],
+        story_ids: dict[str, int],
+        report: ImportReport,
+    ) -> None:
+        have = {r["uid"] for r in self._read("SELECT uid FROM reviews")}
+        columns = set(db.table("reviews").columns_dict)
+        for review in reviews:
+            if review.uid in have:
+                report.unchanged += 1
+                continue
+            row = review.model_dump(exclude={"calls", "story_uid"})
+            row["story_id"] = story_ids.get(review.story_uid) if review.story_uid else None
+            row["findings"] = _dumps(review.findings)
+            row["llm"] = _dumps(review.llm) if review.llm is not None else None
+            row = {k: v for k, v in row.items() if k in columns}
+            if row.get("id") is None or self._read(
+                "SELECT 1 FROM reviews WHERE id = ?", [row["id"]]
+            ):
                 row.pop("id", None)
-                story_id = _insert(db.table("stories"), row)
-                self._put_links(db, story_id, story.questions, story.markers)
-        return len(stories), len(new_questions)
+            review_id = _insert(db.table("reviews"), row)
+            for call in review.calls:
+                call_row = {**call.model_dump(), "review_id": review_id}
+                if call_row["id"] is None or self._read(
+                    "SELECT 1 FROM llm_calls WHERE id = ?", [call_row["id"]]
+                ):
+                    call_row.pop("id")
+                db.table("llm_calls").insert(call_row)
+            have.add(review.uid)
+            report.reviews += 1
+
+    def _import_suggestions(
+        self, db: sqlite_utils.Database, runs: list[SuggestionRow], report: ImportReport
+    ) -> None:
+        have = {r["uid"] for r in self._read("SELECT uid FROM link_suggestions")}
+        for run in runs:
+            if run.uid in have:
+                report.unchanged += 1
+                continue
+            row = run.model_dump()
+            row["proposals"] = _dumps(run.proposals) if run.proposals is not None else None
+            row["calls"] = _dumps(run.calls)
+            if row["id"] is None or self._read(
+                "SELECT 1 FROM link_suggestions WHERE id = ?", [row["id"]]
+            ):
+                row.pop("id")
+            db.table("link_suggestions").insert(row)
+            have.add(run.uid)
+            report.link_suggestions += 1
+
+    def backup(self, target: Path | str, *, overwrite: bool = False) -> int:
+        """A consistent copy of the live bank at `target` (SQLite's online backup API: other
+        processes may keep writing). Returns the number of pages copied."""
+        target = Path(target).expanduser()
+        if target.exists() and not overwrite:
+            raise StorycoachError(f"{target} exists; pass --force to overwrite it")
+        if target.resolve() == self.path.resolve():
+            raise StorycoachError("the backup must go to another file than the bank itself")
+        if not target.parent.is_dir():
+            raise StorycoachError(f"cannot write {target}: {target.parent} is not a directory")
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        copied = 0
+
+        def progress(status: int, remaining: int, total: int) -> None:
+            nonlocal copied
+            copied = total
+
+        try:
+            dest = sqlite3.connect(partial)
+            try:
+                with self._lock:
+                    self.db.conn.backup(dest, progress=progress)  # one step: one snapshot
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+            os.replace(partial, target)
+        except sqlite3.Error as error:
+            partial.unlink(missing_ok=True)
+            raise _friendly(error, target) from error
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise StorycoachError(f"cannot write {target}: {error.strerror}") from error
+        return copied
 
     # -- coverage -----------------------------------------------------------------------------
 
@@ -812,6 +1483,7 @@ class Bank:
             "tokens_in": known_sum(c.tokens_in for c in attempts),
             "tokens_out": known_sum(c.tokens_out for c in attempts),
             "cost_usd": usage_cost(attempts),
+            "uid": new_uid(),
         }
         with self._writing() as db:
             return _insert(db.table("link_suggestions"), row)
@@ -912,24 +1584,17 @@ class Bank:
         )
 
 
-def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[Any]:
-    """The `key` list of an export as `model` records; an error names the item it is in.
+def _stamp(value: datetime | None) -> str:
+    return value.isoformat() if value else now()
 
-    Story ids are dropped: the importing bank numbers its own stories.
-    """
-    items = data.get(key, [])
-    if not isinstance(items, list):
-        raise StorycoachError(f"the import file has the wrong shape: {key} must be a list")
-    records = []
-    for i, item in enumerate(items):
-        where = f"the import file has the wrong shape: {key}[{i}]"
-        if not isinstance(item, dict):
-            raise StorycoachError(f"{where} must be an object")
-        try:
-            records.append(model(**({**item, "id": None} if model is Story else item)))
-        except ValidationError as error:
-            raise StorycoachError(f"{where}.{first_error(error)}") from None
-    return records
+
+def _same_story(a: Story, b: Story) -> bool:
+    skip = {"id", "uid", "created", "updated"}
+    return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+def _same_question(a: Question, b: Question) -> bool:
+    return a.model_dump(exclude={"source"}) == b.model_dump(exclude={"source"})
 
 
 # -- shell completion ---------------------------------------------------------------------------

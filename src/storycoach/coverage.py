@@ -62,7 +62,7 @@ from itertools import compress, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from storycoach.errors import NotFoundError, StorycoachError
-from storycoach.models import Marker, Question, StoredStory, Story, normalize_level
+from storycoach.models import NEEDS_REVIEW, Marker, Question, StoredStory, Story, normalize_level
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
@@ -408,7 +408,10 @@ def _question_row(
     stale = [i for i in ids if fresh[i] == "stale"]
     failing = [i for i in ids if verdicts.get(i) == "fail"]
     undated = [i for i in ids if fresh[i] == "undated"]
-    counting = [i for i in ids if fresh[i] != "stale" and verdicts.get(i) != "fail"]
+    edited = [i for i in ids if verdicts.get(i) == NEEDS_REVIEW]
+    counting = [
+        i for i in ids if fresh[i] != "stale" and verdicts.get(i) not in ("fail", NEEDS_REVIEW)
+    ]
     reasons: list[str] = []
     if not ids:
         status: Status = "gap"
@@ -429,6 +432,8 @@ def _question_row(
         reasons.append(f"older than {FRESH_MONTHS} months: {_ids(stale)}")
     if failing:
         reasons.append(f"latest review failed: {_ids(failing)}")
+    if edited:
+        reasons.append(f"edited since its last review (needs review): {_ids(edited)}")
     if undated:
         reasons.append(f"undated (add --when): {_ids(undated)}")
     return QuestionCoverage(q, ids, counting, status, reasons)
@@ -730,6 +735,8 @@ def _suggest(
                 notes.append(f"older than {FRESH_MONTHS} months")
             if verdicts.get(doc) == "fail":
                 notes.append("latest review failed")
+            if verdicts.get(doc) == NEEDS_REVIEW:
+                notes.append("edited since its last review")
             if notes:
                 score *= WEAK_STORY_PENALTY
             if fresh[doc] == "undated":

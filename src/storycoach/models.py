@@ -51,6 +51,8 @@ def normalize_level(level: str | None) -> _Level | None:
 Level = Annotated[_Level, BeforeValidator(parse_level)]
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["pass", "fail"]
+#: A story's latest verdict when its text was edited after that review: neither pass nor fail.
+NEEDS_REVIEW = "needs-review"
 Difficulty = Literal["easy", "medium", "hard"]
 
 _WHEN = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -94,6 +96,8 @@ class Story(Record):
     """A STAR story: the unit the bank stores, links and reviews."""
 
     id: int | None = None
+    # A stable identity across banks (a UUID): export carries it, import matches on it.
+    uid: str | None = None
     title: str
     situation: str
     task: str
@@ -215,7 +219,8 @@ class CallRecord(Record):
     and `history --json` shows. Never holds the key or the draft."""
 
     model: str
-    status: Literal["ok", "error", "retry"]
+    # pending: recorded before it was sent; interrupted: its process died or was stopped
+    status: Literal["ok", "error", "retry", "pending", "interrupted"]
     error: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None

@@ -72,6 +72,8 @@ class BatchSummary:
 class ReviewBatch:
     items: list[ReviewItem]
     llm_hint: str | None = None
+    #: Ctrl-C stopped the model part: finished items are complete, the rest offline only.
+    interrupted: bool = False
 
     @property
     def results(self) -> list[ReviewResult]:
@@ -98,7 +100,10 @@ class ReviewBatch:
 
     @property
     def exit_code(self) -> int:
-        """3 when the model failed (the offline review still stands), else 1 on any fail."""
+        """130 when interrupted; 3 when the model failed (the offline review still stands),
+        else 1 on any fail."""
+        if self.interrupted:
+            return 130
         if any(item.model_error for item in self.items):
             return 3
         return 1 if any(item.result.verdict == "fail" for item in self.items) else 0
@@ -205,10 +210,16 @@ def review_inputs(
     offline: bool = False,
     no_cache: bool = False,
     redact: bool = False,
-    on_result: Callable[[ReviewResult], None] | None = None,
+    on_result: Callable[[ReviewItem], None] | None = None,
+    on_offline: Callable[[ReviewItem], None] | None = None,
     today: date | None = None,
 ) -> ReviewBatch:
-    """Review every input; returns when all are stored (and scored, when a model is set)."""
+    """Review every input; returns when all are stored (and scored, when a model is set).
+
+    `on_result(item)` runs as each item is complete, in completion order; `on_offline(item)`
+    as soon as the offline review of an item that still waits for the model is stored. Ctrl-C
+    during the model part cancels queued and retried requests, marks the unfinished reviews
+    interrupted and returns the batch with `interrupted` set (exit code 130)."""
     from storycoach.rubric import applicable, load_criteria
     from storycoach.settings import load_settings
 
@@ -233,18 +244,31 @@ def review_inputs(
         result.review_id = review_id
         items.append(ReviewItem(result, [c.id for c in chosen], review_id))
         if coach is None or key is None:
-            _done(on_result, result)
+            _done(on_result, items[-1])
             continue
         cached = None if no_cache else bank.cached_llm(key)
         if cached is not None:
             _apply_model(bank, items[-1], cached.model_copy(update={"cached": True}), p)
-            _done(on_result, result)
+            _done(on_result, items[-1])
         else:
             pending.append((len(items) - 1, p, chosen, key))
+            _done(on_offline, items[-1])
 
     if coach is not None and pending:
         concurrency = coach.settings.concurrency
-        _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
+        try:
+            _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
+        except BaseException as error:
+            # Stop spending: no new attempt, no retry; what finished is stored, the rest is
+            # marked interrupted (never left pending, never shown as a pass).
+            coach.cancelled.set()
+            unfinished = [i for i in items if i.result.llm_status == "pending"]
+            bank.interrupt_reviews(i.result.review_id for i in unfinished if i.result.review_id)
+            for item in unfinished:
+                item.result.llm_status = "interrupted"
+            if not isinstance(error, KeyboardInterrupt):
+                raise
+            return ReviewBatch(items=items, interrupted=True)
     hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
@@ -293,9 +317,9 @@ def _make_coach(settings: Settings) -> Coach:
     return Coach(settings)
 
 
-def _done(callback: Callable[[ReviewResult], None] | None, result: ReviewResult) -> None:
+def _done(callback: Callable[[ReviewItem], None] | None, item: ReviewItem) -> None:
     if callback is not None:
-        callback(result)
+        callback(item)
 
 
 def _score_concurrently(
@@ -305,19 +329,36 @@ def _score_concurrently(
     pending: list[tuple[int, _Prepared, list[Criterion], str | None]],
     redact: bool,
     concurrency: int,
-    on_result: Callable[[ReviewResult], None] | None,
+    on_result: Callable[[ReviewItem], None] | None,
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
 
-    def score(p: _Prepared, chosen: list[Criterion]) -> tuple[LlmReview, list[CallRecord]]:
-        return coach.score(
-            p.body,
-            criteria=chosen,
-            question=p.question,
-            level=p.level,
-            redact=redact,
-            redact_names=p.people if redact else None,
-        )
+    def score(
+        p: _Prepared, chosen: list[Criterion], review_id: int
+    ) -> tuple[LlmReview, list[CallRecord]]:
+        # Each attempt is a `pending` llm_calls row before it is sent, completed after: a
+        # request that was paid for is recorded even if this process dies mid-flight.
+        sent: list[int] = []
+
+        def record(model: str, calls_so_far: list[CallRecord]) -> None:
+            _finish_calls(bank, sent[len(sent) - 1 :], calls_so_far[len(sent) - 1 :])
+            sent.append(bank.start_call(review_id, model))
+
+        try:
+            llm, calls = coach.score(
+                p.body,
+                criteria=chosen,
+                question=p.question,
+                level=p.level,
+                redact=redact,
+                redact_names=p.people if redact else None,
+                on_send=record,
+            )
+        except ModelError as error:
+            _finish_calls(bank, sent, error.calls)
+            raise
+        _finish_calls(bank, sent, calls)
+        return llm, calls
 
     # Identical drafts in one run (same cache key) share one request: the first pays for it,
     # the others are answered as from the cache.
@@ -328,32 +369,40 @@ def _score_concurrently(
         groups.setdefault(group_key, []).append((index, p))
         first_chosen.setdefault(group_key, chosen)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         futures = {
-            pool.submit(score, members[0][1], first_chosen[key]): key
+            pool.submit(
+                score, members[0][1], first_chosen[key], items[members[0][0]].review_id
+            ): key
             for key, members in groups.items()
         }
         for future in as_completed(futures):
             members = groups[futures[future]]
-            payer = items[members[0][0]]
             try:
-                llm, calls = future.result()
+                llm, _calls = future.result()
             except ModelError as error:
-                for call in error.calls:
-                    bank.record_llm_call(payer.review_id, call)
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
                     item.result.llm_status = "failed"
                     bank.finish_review(item.review_id, item.result)
-                    _done(on_result, item.result)
+                    _done(on_result, item)
                 continue
-            for call in calls:
-                bank.record_llm_call(payer.review_id, call)
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
-                _done(on_result, items[index].result)
+                _done(on_result, items[index])
+    except BaseException:
+        # Ctrl-C (or any failure): queued requests are cancelled, never sent.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _finish_calls(bank: Bank, sent: list[int], calls: list[CallRecord]) -> None:
+    for call_id, call in zip(sent, calls, strict=False):
+        bank.finish_call(call_id, call)
 
 
 def _apply_model(bank: Bank, item: ReviewItem, llm: LlmReview, p: _Prepared) -> None:

@@ -42,6 +42,8 @@ ENV_VARS: dict[str, str] = {
     "timeout": "STORYCOACH_TIMEOUT",
     "max_retries": "STORYCOACH_MAX_RETRIES",
     "concurrency": "STORYCOACH_CONCURRENCY",
+    "busy_timeout": "STORYCOACH_BUSY_TIMEOUT",
+    "deadline": "STORYCOACH_DEADLINE",
 }
 
 Source = str  # "env" | "config file" | "default"
@@ -58,6 +60,10 @@ class Settings(BaseModel):
     timeout: float = Field(default=60.0, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
     concurrency: int = Field(default=8, ge=1, le=64)
+    # Seconds a write waits for another storycoach process's write before giving up.
+    busy_timeout: float = Field(default=30.0, ge=1, le=3600)
+    # Seconds the model part of one draft's review may take in all (attempts and backoff).
+    deadline: float = Field(default=180.0, gt=0, le=86400)
     sources: dict[str, Source] = Field(default_factory=dict, repr=False)
     config_path: Path | None = Field(default=None, repr=False)
 
@@ -124,11 +130,36 @@ def mask_key(key: str) -> str:
     return f"{key[:3]}...{key[-4:]}"
 
 
+_SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|pass|cred", re.IGNORECASE)
+
+
 def safe_url(url: str) -> str:
+    """The URL as it may be shown: credentials in the host part and the values of key-like
+    query parameters (`?api-key=...`, `?token=...`) masked."""
+    from urllib.parse import parse_qsl, urlencode
+
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        masked = [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
+    return parts.geturl()
+
+
+def is_local(url: str) -> bool:
+    """Is this endpoint on this machine or a private network (Ollama, vLLM, LM Studio...)?"""
+    import ipaddress
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("localhost", "") or host.endswith((".local", ".localhost", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -184,10 +215,21 @@ def load_settings(
 
 
 @cache
-def _prices() -> dict[str, tuple[float, float]]:
+def _price_file() -> dict[str, Any]:
     from storycoach.resources import resource_dir
 
-    data = tomllib.loads((resource_dir("data") / "prices.toml").read_text(encoding="utf-8"))
+    return tomllib.loads((resource_dir("data") / "prices.toml").read_text(encoding="utf-8"))
+
+
+def prices_checked() -> str | None:
+    """The date the price table was last checked, shown next to every estimate."""
+    checked = _price_file().get("checked")
+    return str(checked) if checked else None
+
+
+@cache
+def _prices() -> dict[str, tuple[float, float]]:
+    data = _price_file()
     return {
         name: (float(row["input"]), float(row["output"]))
         for name, row in data.get("models", {}).items()

@@ -19,6 +19,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ from storycoach.errors import StorycoachError, first_error
 from storycoach.models import Person, Story
 
 MAX_TEXT_CHARS = 60_000
+# Front matter is a handful of short fields: these bound the YAML parser's time and memory
+# whatever the file holds (an alias bomb, a million-node list, a 5,000-digit number).
+MAX_FRONT_MATTER_CHARS = 16_000
+MAX_FRONT_MATTER_NODES = 2_000
+MAX_FRONT_MATTER_DEPTH = 20
 STAR_SECTIONS = ("situation", "task", "action", "result", "reflection")
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.DOTALL | re.MULTILINE)
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -66,6 +72,9 @@ def read_text(path: str | Path, *, limit: int = MAX_TEXT_CHARS) -> str:
 def decode_text(raw: bytes, label: str, limit: int = MAX_TEXT_CHARS) -> str:
     if b"\x00" in raw[:8192]:
         raise StorycoachError(f"{label} looks like a binary file, not text")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise StorycoachError(f"{label} contains a NUL byte at offset {nul}; it is not a text file")
     if len(raw) > limit * 4:
         # More bytes than `limit` characters can take even at 4 bytes each. `read_text` cuts the
         # input here, possibly inside a character, so this must come before decoding.
@@ -94,18 +103,7 @@ def split_front_matter(text: str, label: str = "the file") -> Document:
     match = _FRONT.match(text)
     if not match:
         return Document(body=text)
-    import yaml  # only files with front matter pay for it
-
-    try:
-        # libyaml's safe loader when PyYAML has it (its wheels do): the same safe constructor,
-        # about 6x faster than the pure-Python parser, which the language server pays per edit.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        meta = yaml.load(match[1], Loader=loader) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 2})" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise StorycoachError(f"{label}: malformed front matter{where}: {problem}") from None
+    meta = load_front_matter(match[1], label) or {}
     if not isinstance(meta, dict):
         raise StorycoachError(f"{label}: front matter must be key: value pairs")
     return Document(
@@ -113,6 +111,67 @@ def split_front_matter(text: str, label: str = "the file") -> Document:
         body=text[match.end() :],
         line_offset=match[0].count("\n"),
     )
+
+
+def load_front_matter(text: str, label: str = "the file") -> Any:
+    """YAML front matter with a restricted safe loader, in bounded time and memory.
+
+    Anchors and aliases are refused before anything is composed (an alias bomb of a few
+    hundred bytes expands to gigabytes), as are blocks over `MAX_FRONT_MATTER_CHARS`, more than
+    `MAX_FRONT_MATTER_NODES` nodes, or nesting deeper than `MAX_FRONT_MATTER_DEPTH`.
+    """
+    import yaml  # only files with front matter pay for it
+
+    if len(text) > MAX_FRONT_MATTER_CHARS:
+        raise StorycoachError(
+            f"{label}: the front matter is too long ({len(text):,} characters; "
+            f"up to {MAX_FRONT_MATTER_CHARS:,})"
+        )
+    try:
+        return yaml.load(text, Loader=_bounded_loader())
+    except _Refused as refused:
+        raise StorycoachError(f"{label}: front matter {refused}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise StorycoachError(f"{label}: malformed front matter{where}: {problem}") from None
+    except (ValueError, OverflowError, RecursionError) as error:  # e.g. int digit limits
+        raise StorycoachError(f"{label}: malformed front matter: {error}") from None
+
+
+class _Refused(Exception):
+    """Front matter the bounded loader will not build."""
+
+
+@cache
+def _bounded_loader() -> type:
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        """`SafeLoader` that refuses anchors and aliases and counts nodes and depth."""
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._nodes = 0
+            self._depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise _Refused("uses YAML anchors or aliases (&, *); write the values out")
+            self._nodes += 1
+            if self._nodes > MAX_FRONT_MATTER_NODES:
+                raise _Refused(f"has more than {MAX_FRONT_MATTER_NODES:,} values")
+            self._depth += 1
+            try:
+                if self._depth > MAX_FRONT_MATTER_DEPTH:
+                    raise _Refused(f"is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return BoundedLoader
 
 
 def _plain(value: Any) -> Any:

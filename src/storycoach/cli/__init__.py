@@ -11,7 +11,17 @@ import typer
 from typer.core import TyperArgument, TyperOption
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, mock, questions, review, rubrics, story, transfer
+from storycoach.cli import (
+    config,
+    coverage,
+    doctor,
+    mock,
+    questions,
+    review,
+    rubrics,
+    story,
+    transfer,
+)
 from storycoach.cli import lsp as lsp_command
 from storycoach.cli.common import ErrorBoundary, state
 
@@ -106,8 +116,10 @@ _PANELS: list[tuple[str, list[tuple[str, Any, str]]]] = [
     (
         "Bank and settings",
         [
-            ("export", transfer.export, "Write the bank (stories, links, questions) as JSON."),
+            ("export", transfer.export, "Write the bank (stories, reviews, calls) as JSON."),
             ("import", transfer.import_, "Add the stories and questions of an export file."),
+            ("backup", transfer.backup, "Copy the live bank safely to a new file."),
+            ("doctor", doctor.doctor, "Check integrity, sweep interrupted reviews."),
             ("config", config.config, "Show the model settings and where each came from."),
             ("lsp", lsp_command.lsp, "Run the language server (diagnostics in your editor)."),
         ],

@@ -43,10 +43,21 @@ def default_db() -> Path:
     return app_dir() / "bank.db"
 
 
-def open_bank() -> Bank:
+def open_bank(*, write: bool = True) -> Bank:
+    """The bank for this command. `write=False` for read commands: a bank we may not write
+    opens read-only, and a `--db` path that does not exist is an error (nothing is created).
+    Only the default bank in the app dir gets its directory made."""
     from storycoach.bank import Bank
+    from storycoach.errors import StorycoachError
+    from storycoach.settings import load_settings
 
-    return Bank.open(state.db or default_db())
+    try:
+        busy = load_settings().busy_timeout
+    except StorycoachError:  # a broken config must not stop offline commands
+        from storycoach.bank import DEFAULT_BUSY_TIMEOUT as busy
+    if state.db is None:
+        return Bank.open(default_db(), write=write, make_parents=True, busy_timeout=busy)
+    return Bank.open(state.db, write=write, create=write, busy_timeout=busy)
 
 
 def console() -> Console:

@@ -140,7 +140,7 @@ def coverage(
     else:
         settings = None
 
-    bank = open_bank()
+    bank = open_bank(write=settings is not None)
     when = _today(today)
     report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
     run, model_error = None, None

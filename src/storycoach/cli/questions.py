@@ -28,7 +28,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List behavioral questions with their markers."""
-    questions = open_bank().questions(marker=marker, role=role)
+    questions = open_bank(write=False).questions(marker=marker, role=role)
     if as_json:
         emit_json([q.model_dump(mode="json") for q in questions])
         return
@@ -57,7 +57,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a question, the culture markers it touches and what the round probes."""
-    bank = open_bank()
+    bank = open_bank(write=False)
     q = bank.question(question_id)
     if as_json:
         emit_json(q)
@@ -151,7 +151,7 @@ def add(
 
 def markers_list(as_json: JsonOption = False) -> None:
     """List culture markers with what each means."""
-    markers = open_bank().markers()
+    markers = open_bank(write=False).markers()
     if as_json:
         emit_json(markers)
         return

@@ -81,29 +81,54 @@ def review(
         bank, story or [], all_stories=all_stories, question=question, level=level
     )
 
+    # Results print as they complete: the offline part of a single draft at once, the model
+    # part when it answers; with several drafts, each one when it is done (progress bar).
+    printed: dict[int, str] = {}
+    named = {i.story_id for i in inputs if i.story_id is not None}
+    titles = {s.id: s.title for s in bank.stories() if s.id in named} if named else {}
+
+    def show(item: ReviewItem, part: str = "all") -> None:
+        if as_json or quiet:
+            return
+        if printed:
+            console().print()
+        again = printed.get(id(item)) == "offline" and part == "all"
+        render_item(item, titles, "model" if again else part)
+        printed[id(item)] = part
+
+    def offline_first(item: ReviewItem) -> None:
+        if len(inputs) == 1:
+            show(item, "offline")
+
+    def run(on_result: Any) -> ReviewBatch:
+        return review_inputs(
+            bank, inputs, offline=offline, no_cache=no_cache, redact=redact,
+            on_result=on_result, on_offline=offline_first,
+        )  # fmt: skip
+
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
 
         with Progress(console=err_console(), transient=True) as progress:
             task = progress.add_task("Reviewing", total=len(inputs))
-            batch = review_inputs(
-                bank,
-                inputs,
-                offline=offline,
-                no_cache=no_cache,
-                redact=redact,
-                on_result=lambda _: progress.advance(task),
-            )
-    else:
-        batch = review_inputs(bank, inputs, offline=offline, no_cache=no_cache, redact=redact)
 
+            def advance(item: ReviewItem) -> None:
+                show(item)
+                progress.advance(task)
+
+            batch = run(advance)
+    else:
+        batch = run(show)
+
+    if batch.interrupted:
+        _interrupted(batch, printed, titles, as_json)
     if as_json:
         results = [r.model_dump(mode="json") for r in batch.results]
         emit_json(results[0] if len(results) == 1 else results)
-    else:
-        named = {r.story_id for r in batch.results if r.story_id is not None}
-        titles = {s.id: s.title for s in bank.stories() if s.id in named} if named else {}
-        render_batch(batch, titles, quiet=quiet)
+    elif quiet or len(batch.items) > 1:
+        if not quiet:
+            console().print()
+        console().print(summary_line(batch))
     for item in batch.items:
         if item.model_error:
             typer.echo(
@@ -114,6 +139,37 @@ def review(
     if batch.llm_hint:
         typer.echo(batch.llm_hint, err=True)
     raise typer.Exit(batch.exit_code)
+
+
+def _interrupted(
+    batch: ReviewBatch, printed: dict[int, str], titles: dict[int, str], as_json: bool
+) -> None:
+    """Ctrl-C during the model part: show what was computed (the offline review of every
+    draft not yet shown), say what was marked interrupted, and leave at once with 130.
+
+    `os._exit`: requests still in flight sit in worker threads that the interpreter would
+    otherwise wait for at exit (up to the request timeout); everything is stored already."""
+    import os
+
+    if as_json:
+        results = [r.model_dump(mode="json") for r in batch.results]
+        emit_json(results[0] if len(results) == 1 else results)
+    else:
+        for item in batch.items:
+            if printed.get(id(item)) != "all":
+                if printed:
+                    console().print()
+                render_item(item, titles, "model" if printed.get(id(item)) == "offline" else "all")
+                printed[id(item)] = "all"
+    stopped = sum(i.result.llm_status == "interrupted" for i in batch.items)
+    typer.echo(
+        f"storycoach: interrupted: {stopped} model review(s) stopped and marked interrupted; "
+        "the offline reviews above are stored",
+        err=True,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def render_batch(
@@ -156,16 +212,24 @@ def _heading(item: ReviewItem, titles: dict[int, str]) -> str:
     return f"[bold]== {escape(name)}[/bold]"
 
 
-def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
+def render_item(item: ReviewItem, titles: dict[int, str], part: str = "all") -> None:
+    """One draft's review. `part="offline"` prints the heading, the rubric engine's findings and
+    the criterion table as soon as they are ready; `part="model"` then adds the model's
+    findings, scores and the verdict; "all" is both at once."""
     from storycoach.cli.table import ID, Col, print_table
     from storycoach.models import is_uncounted_note
+    from storycoach.settings import prices_checked
 
     out = console()
     result = item.result
-    out.print(_heading(item, titles or {}))
     counted = [f for f in result.findings if not is_uncounted_note(f)]
     notes = [f for f in result.findings if is_uncounted_note(f)]
+    shown = {"all": ("rubric", "llm"), "offline": ("rubric",), "model": ("llm",)}[part]
+    if part != "model":
+        out.print(_heading(item, titles))
     for f in counted:
+        if (f.source if f.source == "llm" else "rubric") not in shown:
+            continue
         style = _SEVERITY_STYLE[f.severity]
         where = f"{result.path}:{f.line or 1}:{f.column or 1}"
         tag = " [dim](model)[/dim]" if f.source == "llm" else ""
@@ -190,8 +254,12 @@ def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
             cells.append(score + _worst(model.get(rule, []), "" if score else "-"))
         rows.append(cells)
     columns = [Col("criterion", ID), Col("rubric", ID)]
-    out.print()
-    print_table(out, [*columns, Col("model", ID)] if result.llm else columns, rows)
+    if part != "model":
+        out.print()
+        print_table(out, [*columns, Col("model", ID)] if result.llm else columns, rows)
+    if part == "offline":
+        out.print("[dim]model review follows...[/dim]")
+        return
 
     if notes:
         out.print("[dim]Model notes, not counted:[/dim]")
@@ -217,7 +285,7 @@ def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
         usage = [
             f"{llm.tokens_in} in / {llm.tokens_out} out tokens" if llm.tokens_in else "",
             f"{llm.latency_ms} ms" if llm.latency_ms else "",
-            f"${llm.cost_usd:.4f}" if llm.cost_usd else "",
+            f"${llm.cost_usd:.4f} (estimate, {prices_checked()} prices)" if llm.cost_usd else "",
             "cached, no request sent" if llm.cached else "",
         ]
         out.print(f"[dim]{', '.join(u for u in usage if u)}[/dim]")
@@ -226,10 +294,12 @@ def render_item(item: ReviewItem, titles: dict[int, str] | None = None) -> None:
     warnings = sum(f.severity == "warning" for f in counted)
     style = "green" if result.verdict == "pass" else "red"
     context = ", ".join(x for x in (result.question, result.level) if x)
+    note = " [yellow](offline only: the model review was interrupted)[/yellow]"
     out.print(
         f"Keeper Test: [bold {style}]{result.verdict.upper()}[/bold {style}] "
         f"({plural(errors, 'error')}, {plural(warnings, 'warning')})"
-        f"{f' for {context}' if context else ''}"
+        f"{f' for {escape(context)}' if context else ''}"
+        f"{note if result.llm_status == 'interrupted' else ''}"
     )
 
 
@@ -256,7 +326,7 @@ def history(
         return
     from storycoach.history import review_history
 
-    entries = review_history(open_bank(), question=question, story=story, limit=limit)
+    entries = review_history(open_bank(write=False), question=question, story=story, limit=limit)
     if as_json:
         emit_json(entries)
         return
@@ -267,7 +337,7 @@ def history(
 
     rows = []
     for row in entries:
-        style = "green" if row["verdict"] == "pass" else "red"
+        style = {"pass": "green", "fail": "red", "interrupted": "yellow"}.get(row["verdict"], "dim")
         rows.append(
             (
                 str(row["id"]),
@@ -291,6 +361,10 @@ def _model_summary(row: dict[str, Any]) -> str:
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":
         return "[red]model failed[/red]"
+    if row["llm_status"] == "interrupted":
+        return "[yellow]interrupted[/yellow]"
+    if row["llm_status"] == "pending":
+        return "[dim]in progress[/dim]"
     parts = [escape(row["llm_model"] or "")]
     if row["llm_mean_score"] is not None:
         parts.append(f"mean {row['llm_mean_score']}/5")

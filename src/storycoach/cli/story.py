@@ -274,9 +274,9 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List stories with their links and latest review verdict."""
-    bank = open_bank()
+    bank = open_bank(write=False)
     stories = bank.stories(question=question, marker=marker, tag=tag, include_retired=not active)
-    verdicts = bank.latest_verdicts()
+    verdicts = bank.latest_verdicts(include_unfinished=True)
     if as_json:
         emit_json([{**s.model_dump(mode="json"), "verdict": verdicts.get(s.id)} for s in stories])
         return
@@ -291,7 +291,13 @@ def list_(
     rows = []
     for s in stories:
         verdict = verdicts.get(s.id, "")
-        style = {"pass": "green", "fail": "red"}.get(verdict, "")
+        style = {
+            "pass": "green",
+            "fail": "red",
+            "interrupted": "yellow",
+            "pending": "dim",
+            "needs-review": "yellow",
+        }.get(verdict, "")
         rows.append(
             (
                 str(s.id),
@@ -313,7 +319,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one story."""
-    story = open_bank().story(story_id)
+    story = open_bank(write=False).story(story_id)
     if as_json:
         emit_json(story)
     elif markdown:
@@ -462,7 +468,7 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search over your stories."""
-    stories = open_bank().search(query, limit=limit)
+    stories = open_bank(write=False).search(query, limit=limit)
     if as_json:
         emit_json(stories)
         return

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from storycoach.coach.prompts import json_format, strict_schema
 from storycoach.errors import ModelError, StorycoachError, first_error
 from storycoach.models import CallRecord
-from storycoach.settings import Settings, estimate_cost
+from storycoach.settings import Settings, estimate_cost, is_local
 
 if TYPE_CHECKING:
     import openai
@@ -72,7 +72,9 @@ def make_client(settings: Settings) -> openai.OpenAI:
     )
 
 
-def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> ChatCompletion:
+def _create(
+    client: openai.OpenAI, *, body: dict[str, Any], timeout: float | None = None
+) -> ChatCompletion:
     """`POST /chat/completions`, parsed into the SDK's `ChatCompletion`.
 
     The same request `client.chat.completions.create(**body)` sends, through the SDK's
@@ -83,7 +85,11 @@ def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> ChatCompletion:
     """
     from openai.types.chat import ChatCompletion
 
-    return client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+    if timeout is None:
+        return client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+    return client.post(
+        "/chat/completions", body=body, cast_to=ChatCompletion, options={"timeout": timeout}
+    )
 
 
 # -- outcomes of one attempt --------------------------------------------------------------------
@@ -159,6 +165,8 @@ class ModelClient:
         self._lock = threading.Lock()
         self._sleep = sleep
         self._jitter = jitter
+        #: Set (by Ctrl-C) to stop: no new attempt is sent and a backoff wait ends at once.
+        self.cancelled = threading.Event()
 
     @property
     def client(self) -> openai.OpenAI:
@@ -181,6 +189,7 @@ class ModelClient:
         schema: dict[str, Any] | None = None,
         check: Callable[[_M], None] | None = None,
         task: str = "answer",
+        on_send: Callable[[str, list[CallRecord]], object] | None = None,
     ) -> tuple[_M, list[CallRecord]]:
         """One structured-output request: `messages` in, a validated `schema_model` out.
 
@@ -192,6 +201,9 @@ class ModelClient:
         Transient faults back off and retry up to `settings.max_retries`; an answer that is not
         JSON, not `schema_model` or fails `check` gets one repair request; anything else stops.
         Returns the answer and one `CallRecord` per attempt; raises `ModelError` with `.calls`.
+        `on_send(model, calls)` runs before each attempt is sent, with the attempts so far, so
+        the caller can record it first (a paid request is never unrecorded) and complete the
+        earlier ones; the n-th call matches the n-th `CallRecord`.
         """
         body = {
             "model": self.settings.model,
@@ -203,11 +215,27 @@ class ModelClient:
         sending = list(messages)
         retries = 0
         repaired = False
+        # One deadline for the whole request, retries and backoff included: a hung server
+        # costs at most `settings.deadline` seconds per draft.
+        deadline = time.monotonic() + self.settings.deadline
         while True:
-            sent = self._send(client, {**body, "messages": sending}, calls)
+            remaining = deadline - time.monotonic()
+            if self.cancelled.is_set():
+                raise self._give_up("interrupted before the model answered", calls)
+            if remaining <= 0:
+                raise self._give_up(self._past_deadline(), calls)
+            if on_send is not None:
+                on_send(self.settings.model, calls)
+            timeout = remaining if remaining < self.settings.timeout else None
+            sent = self._send(client, {**body, "messages": sending}, calls, timeout)
             if isinstance(sent, _Fault):
                 if sent.retryable and retries < self.settings.max_retries:
-                    self._sleep(sent.delay if sent.delay is not None else self._backoff(retries))
+                    delay = sent.delay if sent.delay is not None else self._backoff(retries)
+                    if time.monotonic() + delay >= deadline:
+                        raise self._give_up(
+                            f"{sent.final(retries)}; {self._past_deadline()}", calls
+                        )
+                    self._pause(delay)
                     retries += 1
                     continue
                 raise self._give_up(sent.final(retries), calls)
@@ -231,12 +259,31 @@ class ModelClient:
 
     # -- the steps --
 
-    def _send(self, client: openai.OpenAI, body: dict[str, Any], calls: list[CallRecord]) -> Any:
+    def _past_deadline(self) -> str:
+        return (
+            f"the model took longer than the {self.settings.deadline:g} s deadline "
+            "(STORYCOACH_DEADLINE)"
+        )
+
+    def _pause(self, seconds: float) -> None:
+        """Back off between attempts; Ctrl-C (`cancelled`) ends the wait at once."""
+        if self._sleep is time.sleep:
+            self.cancelled.wait(seconds)
+        else:
+            self._sleep(seconds)
+
+    def _send(
+        self,
+        client: openai.OpenAI,
+        body: dict[str, Any],
+        calls: list[CallRecord],
+        timeout: float | None = None,
+    ) -> Any:
         """One timed attempt: the completion, or the `_Fault` it raised (both recorded)."""
         model = self.settings.model
         started = time.monotonic()
         try:
-            completion = _create(client, body=body)
+            completion = _create(client, body=body, timeout=timeout)
         except Exception as error:  # classified; unknown errors re-raise
             latency = _ms(started)
             fault = self._classify(error)
@@ -248,7 +295,9 @@ class ModelClient:
         usage = getattr(completion, "usage", None)
         tokens_in = _int_or_none(getattr(usage, "prompt_tokens", None))
         tokens_out = _int_or_none(getattr(usage, "completion_tokens", None))
-        cost = estimate_cost(model, tokens_in, tokens_out)
+        # A local server's calls cost nothing at OpenAI, whatever its model is called.
+        local = is_local(self.settings.endpoint)
+        cost = None if local else estimate_cost(model, tokens_in, tokens_out)
         calls.append(
             CallRecord(
                 model=model,

@@ -109,6 +109,7 @@ class Coach(ModelClient):
         level: str | None,
         redact: bool = False,
         redact_names: Iterable[str] | None = None,
+        on_send: Callable[[str, list[CallRecord]], object] | None = None,
     ) -> tuple[LlmReview, list[CallRecord]]:
         """One model review of `draft` against `criteria` (already filtered with `applicable`;
         the model scores those of them whose rubric file does not say `llm = false`).
@@ -135,6 +136,7 @@ class Coach(ModelClient):
             schema=review.answer_schema(ids),
             check=lambda parsed: review.check_criteria(parsed, ids),
             task="review the draft",
+            on_send=on_send,
         )
         return review.to_review(answer, request, calls, self.settings.model), calls
 
