@@ -552,7 +552,7 @@ class Diagnosis(BaseModel):
         return [
             f"sqlite3 {self.path} '.recover' | sqlite3 recovered.db   (salvage what is readable)",
             "storycoach --db recovered.db doctor   (check the salvaged copy)",
-            "or restore your latest `storycoach backup` copy over the damaged file",
+            "or copy your latest backup (made by the backup command) over the damaged file",
         ]
 
 

@@ -254,7 +254,7 @@ def render_item(item: ReviewItem, titles: dict[int, str], part: str = "all") -> 
             cells.append(score + _worst(model.get(rule, []), "" if score else "-"))
         rows.append(cells)
     columns = [Col("criterion", ID), Col("rubric", ID)]
-    if part != "model":
+    if part != "model" or result.llm:  # streamed: the table again, now with the model's scores
         out.print()
         print_table(out, [*columns, Col("model", ID)] if result.llm else columns, rows)
     if part == "offline":
@@ -276,7 +276,8 @@ def render_item(item: ReviewItem, titles: dict[int, str], part: str = "all") -> 
         )
         out.print(
             f"[dim]The model's own opinion (advice; the verdict below is computed):[/dim] "
-            f"{llm.verdict}: {escape(llm.reason)}"
+            f"{llm.verdict}: {escape(llm.reason)}",
+            soft_wrap=True,
         )
         if llm.weakest_sentence:
             out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
