@@ -34,6 +34,7 @@ def has_command(name: str) -> bool:
 
 
 def main() -> None:
+    BANK.parent.mkdir(exist_ok=True)  # storycoach creates directories only for its default bank
     for suffix in ("", "-wal", "-shm"):
         Path(f"{BANK}{suffix}").unlink(missing_ok=True)
     os.environ["STORYCOACH_DB"] = str(BANK)
