@@ -30,7 +30,10 @@ def test_offsets_map_back_to_the_original_line_and_column() -> None:
 
 
 def test_hard_wrapping_does_not_invent_an_implied_i() -> None:
-    one_line = "In March 2023 Priya Raman said the import was slow and we built a new cache; it fell from 40 to 6 minutes."
+    one_line = (
+        "In March 2023 Priya Raman said the import was slow and we built a new cache;"
+        " it fell from 40 to 6 minutes."
+    )
     wrapped = one_line.replace("we built", "we\nbuilt")
     fired = {f.rule for f in review_text(wrapped)}
     assert "collaborator-only" in fired

@@ -221,7 +221,7 @@ class Doc:
         return start, len(self.text) if end < 0 else end
 
     def is_sentence_start(self, pos: int) -> bool:
-        """True when `pos` opens a sentence, a list item or a block (capitals mean nothing there)."""
+        """True when `pos` opens a sentence, list item or block (capitals mean nothing there)."""
         start = self.line_starts[self.line_index(pos)]
         prefix = self.text[max(start, pos - 40) : pos]
         if pos - start > 40:
