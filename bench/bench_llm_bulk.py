@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The loopback model server is a test double: it lives with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fake_openai_server import FakeOpenAI
 
 PEOPLE = ["Priya Raman", "Marcus Chen", "Ana Souza", "Kenji Sato", "Fatima Okafor", "Lena Berg"]

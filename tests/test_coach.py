@@ -22,16 +22,16 @@ import respx
 from helpers import completion
 
 from storycoach.coach import (
-    DETERMINISTIC_ONLY,
     INJECTION,
     CallRecord,
     Coach,
     PromptError,
-    locate,
     merge,
     render_template,
     verdict,
 )
+from storycoach.coach.quotes import locate
+from storycoach.coach.review import DETERMINISTIC_ONLY
 from storycoach.errors import ModelError
 from storycoach.models import CriterionScore, Finding, LlmReview, Question
 from storycoach.resources import resource_dir
@@ -580,7 +580,8 @@ def test_cache_key_covers_what_shapes_the_answer(
     changed.add(key())
     other_prompts = tmp_path / "prompts2"
     shutil.copytree(prompts, other_prompts)
-    (other_prompts / "review_system.md").write_text("Judge harder.\n")
+    review_md = other_prompts / "review.md"
+    review_md.write_text("Judge harder.\n" + review_md.read_text())
     changed.add(key(Coach(settings, prompts_dir=other_prompts)))
     assert base not in changed and len(changed) == 10
 
@@ -595,8 +596,8 @@ def test_missing_template_variable_names_variable_and_file(
         render_template("Hi $question $missing", "x.md", {"question": "q"})
     prompts = tmp_path / "prompts"
     shutil.copytree(resource_dir("prompts"), prompts)
-    (prompts / "review_user.md").write_text("$question\n$company\n<draft>\n$draft\n</draft>\n")
-    with pytest.raises(PromptError, match=r"review_user\.md uses \$company"):
+    (prompts / "review.md").write_text("Judge.\n<!-- user -->\n$question\n$company\n$draft\n")
+    with pytest.raises(PromptError, match=r"review\.md uses \$company"):
         Coach(settings, prompts_dir=prompts).build_messages(DRAFT, **_ctx())
     with pytest.raises(PromptError, match=r"write \$\$ for a literal dollar"):
         render_template("costs $5", "y.md", {})

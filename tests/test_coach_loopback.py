@@ -2,12 +2,11 @@
 
 respx proves the logic; this proves the real client path (httpx transport, timeouts, a thread
 pool of concurrent requests) against the same fake server the bench uses
-(`bench/fake_openai_server.py`), without touching the internet.
+(`tests/fake_openai_server.py`), without touching the internet.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,24 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai_server import FakeOpenAI
 
 from storycoach.coach import Coach
 from storycoach.errors import ModelError
 from storycoach.models import Question
 from storycoach.settings import load_settings
-
-_HELPER = Path(__file__).resolve().parents[1] / "bench" / "fake_openai_server.py"
-
-
-def _fake_server_module() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_openai_server", _HELPER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeOpenAI = _fake_server_module().FakeOpenAI
 
 
 @dataclass

@@ -23,14 +23,8 @@ import respx
 from helpers import add
 from helpers import completion as model_reply
 
-from storycoach.coach import (
-    MAX_PROPOSALS,
-    Coach,
-    LinkAnswer,
-    filter_links,
-    story_summary,
-    strict_schema,
-)
+from storycoach.coach import Coach, LinkAnswer, strict_schema
+from storycoach.coach.links import MAX_PROPOSALS, filter_links, story_summary
 from storycoach.models import Question, Story
 from storycoach.resources import resource_dir
 from storycoach.settings import load_settings
@@ -285,9 +279,9 @@ def test_a_new_prompt_file_does_not_expire_the_review_cache(tmp_path: Path) -> N
     before = review_key()
     (prompts / "suggest_links.md").write_text("changed\n<!-- user -->\n$stories\n")
     (prompts / "notes.md").write_text("another prompt\n")
-    from storycoach.coach import _load_prompts
+    from storycoach.coach.prompts import load_prompt
 
-    _load_prompts.cache_clear()
+    load_prompt.cache_clear()
     assert review_key() == before
 
 

@@ -464,12 +464,12 @@ class FakeModel:
 @pytest.fixture
 def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeModel, Any]]:
     """A configured model (key, base URL, one quick retry) and its stubbed endpoint."""
-    import storycoach.coach
+    import storycoach.coach.client
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", "https://llm.test/v1")
     monkeypatch.setenv("STORYCOACH_MAX_RETRIES", "1")
-    monkeypatch.setattr(storycoach.coach, "BACKOFF_BASE", 0.0)  # retries do not sleep
+    monkeypatch.setattr(storycoach.coach.client, "BACKOFF_BASE", 0.0)  # retries do not sleep
     fake = FakeModel()
     with respx.mock(assert_all_called=False) as mock:
         route = mock.post(URL).mock(side_effect=fake)
