@@ -84,7 +84,14 @@ def add_story(bank: Any, n: int = 1, **fields: Any) -> Story:
         "title": f"Dissent number {n}",
         "situation": f"In March 2024 Priya Raman proposed rewrite number {n} of our cache.",
         "task": "I owned the latency budget on the payments team.",
-        "action": "I wrote a design doc and raised it with Priya in the design review.",
+        "action": (
+            "I wrote a design doc and raised it with Priya in the design review. I profiled the"
+            " checkout path for a week, showed that the time went into lock contention rather"
+            " than cache misses, and proposed a smaller change behind a feature flag. Priya"
+            " agreed to try it on ten percent of traffic first, and I was on call for the ramp."
+            " I also wrote down what would prove me wrong, so that the review stayed on the"
+            " evidence, and I posted the dashboards in the team channel every morning."
+        ),
         "result": "We tuned instead; p99 dropped from 900 ms to 300 ms within two weeks.",
         "when": "2024-03",
     }
@@ -737,7 +744,13 @@ def test_redact_keeps_names_out_of_the_request(invoke: Any, model: Any, bank: An
     story = add_story(
         bank,
         situation="Ysolde Marchetti proposed a cache rewrite in March 2024; Xandor Vell agreed.",
-        action="I wrote a design doc and showed it to Ysolde and Xandor in the design review.",
+        action=(
+            "I wrote a design doc and showed it to Ysolde and Xandor in the design review. I"
+            " profiled the checkout path for a week, showed that the time went into lock"
+            " contention rather than cache misses, and proposed a smaller change behind a flag."
+            " I also wrote down what would prove me wrong, so that the review stayed on the"
+            " evidence, and I posted the dashboards in the team channel every morning."
+        ),
         people=[Person(name="Ysolde Marchetti", role="staff engineer"), Person(name="Xandor Vell")],
     )
     result = invoke("review", "--json", "--story", str(story.id), "--redact")

@@ -84,7 +84,7 @@ def decode_text(raw: bytes, label: str, limit: int = MAX_TEXT_CHARS) -> str:
 def _too_long(label: str, size: str, limit: int) -> str:
     return (
         f"{label} is too long ({size} characters); storycoach takes up to {limit:,}. "
-        "A spoken answer is 300-450 words: trim it to one story"
+        "A spoken answer is 2-3 minutes: trim it to one story"
     )
 
 

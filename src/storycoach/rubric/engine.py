@@ -75,7 +75,7 @@ def _finding(
     message = template.format_map(_Blank(fields)).strip()
     finding = Finding(
         rule=criterion.id,
-        severity=criterion.severity_for(level),
+        severity=criterion.severity_for(level, hit.kind),
         message=message,
         line=line,
         column=column,
