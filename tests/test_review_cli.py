@@ -693,8 +693,13 @@ def test_a_prompt_injection_that_fools_the_model_still_fails(invoke: Any, model:
     assert data["verdict"] == "fail"
     errors = {f["rule"] for f in data["findings"] if f["severity"] == "error"}
     assert {"missing-dates", "vague-delta", "collaborator-only"} <= errors
-    injection = [f for f in data["findings"] if f["rule"] == "prompt-injection"]
-    assert injection and injection[0]["severity"] == "error" and injection[0]["line"] == 3
+    # Reported offline by the addresses-grader rule (the model-side backstop reads the same
+    # patterns and adds nothing when the offline rule has spoken).
+    injection = [
+        f for f in data["findings"] if f["rule"] in ("addresses-grader", "prompt-injection")
+    ]
+    assert injection and {f["rule"] for f in injection} == {"addresses-grader"}
+    assert injection[0]["severity"] == "error" and injection[0]["line"] == 3
     check_contract(data, INJECTED)
 
 

@@ -41,7 +41,8 @@ LEVELS_FILE = "levels.toml"
 #: Criteria the model does not score: they are arithmetic on facts the model cannot see or
 #: does badly (the word count; today's date against the story's), which the rubric engine
 #: checks exactly. Sending them would cost ~100 input tokens each and invite spurious fails.
-DETERMINISTIC_ONLY = frozenset({"spoken-length", "story-age"})
+#: Text aimed at the grader has the model's own check (`judge_instructions`) on top.
+DETERMINISTIC_ONLY = frozenset({"spoken-length", "story-age", "addresses-grader"})
 
 
 class Judgement(BaseModel):

@@ -1,0 +1,23 @@
+"""Text aimed at the grader: the one detector, for the offline rule and the coach's backstop."""
+
+from __future__ import annotations
+
+from storycoach.rubric.detectors.grader import Grader
+from storycoach.rubric.text import Doc
+
+#: The rubric criterion whose patterns define text aimed at the grader.
+CRITERION = "addresses-grader"
+
+
+def grader_spans(text: str) -> list[tuple[int, int]]:
+    """Spans (start, end) in `text` that address whoever scores the answer, in text order."""
+    from storycoach.rubric.loader import load_criteria
+
+    for criterion in load_criteria():
+        if criterion.id == CRITERION and isinstance(criterion.runner, Grader):
+            doc = Doc(text)
+            return [
+                (doc.source_offset(a), doc.source_offset(b - 1) + 1)
+                for a, b in criterion.runner.spans(doc)
+            ]
+    raise LookupError(f"the {CRITERION!r} rubric is not loaded")
