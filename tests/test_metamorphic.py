@@ -39,7 +39,8 @@ def _names() -> dict[str, list[str]]:
 def _drafts() -> list[tuple[str, str]]:
     found = []
     for corpus in CORPORA:
-        for draft in tomllib.loads(corpus.read_text(encoding="utf-8"))["draft"]:
+        data = tomllib.loads(corpus.read_text(encoding="utf-8"))
+        for draft in data.get("draft") or data.get("answer") or []:
             found.append((f"{corpus.stem}:{draft['id']}", draft["text"]))
     return found
 
@@ -145,7 +146,7 @@ def _first_sentence(text: str) -> str:
     flat = " ".join(first.split())
     match = re.search(r"[.!?](?:\s|$)", flat)
     sentence = flat[: match.end()] if match else flat
-    return " ".join(sentence.split()[:60])
+    return " ".join(sentence.split()[:50])
 
 
 @pytest.mark.parametrize(("key", "text"), DRAFTS[::5], ids=[k for k, _ in DRAFTS[::5]])

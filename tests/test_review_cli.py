@@ -835,3 +835,22 @@ def test_a_story_named_twice_is_reviewed_and_paid_for_once(
     assert [d["story_id"] for d in data] == [second.id, first.id]
     assert route.call_count == 2 and len(fake.bodies) == 2
     assert len(bank.reviews()) == 2
+
+
+def test_a_story_linked_to_several_questions_runs_each_questions_probes(
+    invoke: Any, bank: Any
+) -> None:
+    linked = ["dissented-from-decision", "received-critical-feedback", "reverse-system-design"]
+    story = add_story(bank, questions=linked)
+    data = review_json(invoke, "--offline", "--story", str(story.id))
+
+    assert data["question"] is None and data["questions"] == linked
+    by_question = {f["question"] for f in data["findings"] if f["question"]}
+    # The weak spots of this story differ per question: probes of each linked question ran.
+    assert {"received-critical-feedback", "reverse-system-design"} <= by_question
+    for finding in data["findings"]:
+        assert finding["question"] in (None, *linked)
+    # --question narrows the review to that question's probes.
+    one = review_json(invoke, "--offline", "--story", str(story.id), "--question", linked[1])
+    assert one["question"] == linked[1]
+    assert {f["question"] for f in one["findings"] if f["question"]} <= {linked[1]}

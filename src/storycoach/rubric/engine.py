@@ -46,7 +46,10 @@ def review_text(
     findings: list[tuple[tuple[int, int], Finding]] = []
     for criterion in applicable(criteria, question=question, level=level):
         for hit in criterion.runner.run(doc, ctx):
-            findings.append(_finding(criterion, hit, doc, level, line_offset))
+            found = _finding(criterion, hit, doc, level, line_offset)
+            if criterion.needs_question and question is not None:
+                found[1].question = question.id
+            findings.append(found)
     findings.sort(key=lambda pair: pair[0])
     return [finding for _, finding in findings]
 

@@ -22,6 +22,9 @@ from storycoach.rubric.text import Doc
 
 class ResultParams(Params):
     result_language: list[str] = Field(description="Outcome words, for drafts without headings.")
+    delta_from: str = Field(
+        description="Criterion id whose measured-change patterns also state an outcome."
+    )
 
 
 @register
@@ -37,16 +40,33 @@ class MissingResult(Detector):
     def _outcome(self) -> re.Pattern[str]:
         return compile_any(self.params.result_language)
 
+    def bind(self, peers: dict[str, Detector]) -> None:
+        from storycoach.rubric.detectors.delta import Delta
+
+        self._delta = self.peer(peers, self.params.delta_from, Delta)
+
+    def states_outcome(self, doc: Doc, spans: list[tuple[int, int]]) -> bool:
+        """Whether any sentence in `spans` says how it ended: outcome language or a measured
+        change ("went from 14 a week to 2", "zero repeats in 5 months")."""
+        if any(self._outcome.search(doc.lower, a, b) for a, b in spans):
+            return True
+        return self._delta.measured(doc, spans) is not None
+
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         end = _last_line_start(doc.text)
+        whole = [(0, len(doc.text))]
         if doc.headed:
             result = doc.section("R")
-            if result is None:
-                return [Hit("missing", pos=end)]
-            if result.empty:
+            if result is not None and result.empty:
                 return [Hit("empty", pos=result.heading_start)]
-            return []
-        if self._outcome.search(doc.lower):
+            if result is not None:
+                return []
+            # No Result heading: the outcome may still be told under another part ("Change:",
+            # "What went wrong"); only a draft where no sentence states one fails.
+            if self.states_outcome(doc, whole):
+                return []
+            return [Hit("missing", pos=end)]
+        if self.states_outcome(doc, whole):
             return []
         return [Hit("missing", pos=end)]
 
