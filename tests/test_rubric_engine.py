@@ -761,3 +761,12 @@ def test_the_coach_backstop_uses_the_same_detector() -> None:
     spans = judge_instructions(draft)
     assert spans == grader_spans(draft) and spans
     assert draft[spans[0][0] : spans[0][1]].startswith("Note to the")
+
+
+def test_every_grader_example_holds_a_cue() -> None:
+    """The detector reads only sentences holding a cue: each bad example must hold one."""
+    grader = next(c for c in load_criteria() if c.id == "addresses-grader")
+    cues = grader.params["cues"]
+    for example in grader.examples:
+        if example.verdict == "bad":
+            assert any(cue in example.text.lower() for cue in cues), example.text

@@ -82,6 +82,7 @@ _NOISE = re.compile(
     r"|(?<![\w*])\*(?=[^\W_])|(?<=[^\W_])\*(?![\w*])"
     r"|(?<!\w)_(?=[^\W_])|(?<=[^\W_])_(?!\w)"
 )
+_NOISE_HINT = re.compile(r"[*_\t\u00a0]|  ")
 _LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
 # A line that opens a block of its own: a list item, a heading, a quote, a table row, a rule.
 _BLOCK_START = re.compile(r"(?:[-*•+–][ \t]|\d{1,3}[.)][ \t]|#|>|\||```|~~~|---|\*\*\*|___)")
@@ -108,6 +109,8 @@ def normalize(text: str) -> tuple[str, list[int], list[int]]:
 
     joinable = False  # the previous line is paragraph text another line may continue
     first = True
+    # Most drafts have no emphasis, tabs or runs of spaces: skip the per-character scan then.
+    noisy = _NOISE_HINT.search(text) is not None
     for line in _LINE.finditer(text):
         start, end = line.span(1)
         if start == len(text) and not line.group(2) and not first:
@@ -117,16 +120,14 @@ def normalize(text: str) -> tuple[str, list[int], list[int]]:
         while end > start and text[end - 1] in " \t\u00a0":
             end -= 1
         blank = start == end
-        block = (
-            blank
-            or _BLOCK_START.match(text, start) is not None
-            or _HEADING.match(text[start:end] + "\n") is not None
-        )
+        # Matched in place: `endpos` makes the line's end the end of the string for `\Z`.
+        heading = None if blank else _HEADING.match(text, line.start(1), end)
+        block = blank or heading is not None or _BLOCK_START.match(text, start) is not None
         if not first:
             put(" " if joinable and not block else "\n", line.start() - 1 if line.start() else 0)
         first = False
         pos = start
-        for noise in _NOISE.finditer(text, start, end):
+        for noise in _NOISE.finditer(text, start, end) if noisy else ():
             if noise.start() > pos:
                 put(text[pos : noise.start()], pos)
             if noise.group()[0] in " \t\u00a0":
@@ -136,11 +137,10 @@ def normalize(text: str) -> tuple[str, list[int], list[int]]:
             put(text[pos:end], pos)
         # Paragraph text and list items continue on the next line; headings and STAR labels
         # with nothing after them do not ("## Action" then the body; "A:" then bullets).
-        heading = _HEADING.match(text[start:end] + "\n")
         joinable = (
             not blank
             and not text.startswith("#", start)
-            and not (heading is not None and heading.end() >= end - start)
+            and not (heading is not None and heading.end() >= end)
         )
         if not line.group(2):
             break

@@ -25,6 +25,10 @@ from storycoach.rubric.text import Doc
 
 class GraderParams(Params):
     patterns: list[str] = Field(description="Phrasings that address the grader, not the reader.")
+    cues: list[str] = Field(
+        description="Plain lowercase substrings, one of which every pattern needs: only the "
+        "sentences holding a cue are read."
+    )
 
 
 @register
@@ -40,8 +44,25 @@ class Grader(Detector):
         return compile_any(self.params.patterns)
 
     def spans(self, doc: Doc) -> list[tuple[int, int]]:
-        """Spans (in `doc.text`) of text addressed to the grader."""
-        return [m.span() for m in self._pattern.finditer(doc.lower)]
+        """Spans (in `doc.text`) of text addressed to the grader.
+
+        The patterns are read only in the sentences that hold a cue word: the long alternation
+        is costly to try at every position of a whole draft."""
+        lower = doc.lower
+        # A leading space in a cue means a word start: search a copy that starts with a space
+        # too (offsets in it are one more than in `lower`).
+        hay = " " + lower.replace("\n", " ")
+        sentences: set[tuple[int, int]] = set()
+        for cue in self.params.cues:  # substring search: far cheaper than a regex scan
+            at = hay.find(cue)
+            while at >= 0:
+                start, end = doc.sentence_bounds(max(0, at))
+                sentences.add((start, end))
+                at = hay.find(cue, max(end + 1, at + 1))
+        found: list[tuple[int, int]] = []
+        for start, end in sorted(sentences):
+            found += [m.span() for m in self._pattern.finditer(lower, start, end)]
+        return sorted(set(found))
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         return [Hit("default", start, end) for start, end in self.spans(doc)]

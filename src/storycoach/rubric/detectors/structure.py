@@ -50,7 +50,7 @@ class MissingResult(Detector):
         change ("went from 14 a week to 2", "zero repeats in 5 months")."""
         if any(self._outcome.search(doc.lower, a, b) for a, b in spans):
             return True
-        return self._delta.measured(doc, spans) is not None
+        return self._delta.outcome(doc, spans) is not None
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         end = _last_line_start(doc.text)
