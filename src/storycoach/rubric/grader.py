@@ -11,13 +11,7 @@ CRITERION = "addresses-grader"
 
 def grader_spans(text: str) -> list[tuple[int, int]]:
     """Spans (start, end) in `text` that address whoever scores the answer, in text order."""
-    from storycoach.rubric.loader import load_criteria
+    from storycoach.rubric.loader import detector_of
 
-    for criterion in load_criteria():
-        if criterion.id == CRITERION and isinstance(criterion.runner, Grader):
-            doc = Doc(text)
-            return [
-                (doc.source_offset(a), doc.source_offset(b - 1) + 1)
-                for a, b in criterion.runner.spans(doc)
-            ]
-    raise LookupError(f"the {CRITERION!r} rubric is not loaded")
+    doc = Doc(text)
+    return [doc.source_span(a, b) for a, b in detector_of(CRITERION, Grader).spans(doc)]

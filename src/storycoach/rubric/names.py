@@ -15,15 +15,6 @@ from storycoach.rubric.text import Doc
 CRITERION = "missing-names"
 
 
-def _finder() -> Names:
-    from storycoach.rubric.loader import load_criteria
-
-    for criterion in load_criteria():
-        if criterion.id == CRITERION and isinstance(criterion.runner, Names):
-            return criterion.runner
-    raise LookupError(f"the {CRITERION!r} rubric is not loaded")
-
-
 def find_people(text: str, *, redact: bool = False) -> list[tuple[int, int]]:
     """Spans (start, end) in `text` of people's names, in text order.
 
@@ -31,14 +22,12 @@ def find_people(text: str, *, redact: bool = False) -> list[tuple[int, int]]:
     capitalised word opening a sentence that the draft never writes in lowercase) is included:
     a word replaced by mistake is restored in the answer, a name sent by mistake is not.
     """
+    from storycoach.rubric.loader import detector_of
+
     doc = Doc(text)
-    spans = _finder().find(doc, redact=redact)
-    found = []
-    for start, end in spans:
-        a = doc.source_offset(start)
-        b = doc.source_offset(end - 1) + 1
-        found.append((a, b))
-    return found
+    return [
+        doc.source_span(a, b) for a, b in detector_of(CRITERION, Names).find(doc, redact=redact)
+    ]
 
 
 def people_names(text: str, *, redact: bool = False) -> list[str]:

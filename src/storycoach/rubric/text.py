@@ -201,6 +201,10 @@ class Doc:
             return 0
         return self._seg_o[index] + pos - self._seg_n[index]
 
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span in `source` of the non-empty span `start:end` of `text`."""
+        return self.source_offset(start), self.source_offset(end - 1) + 1
+
     def line_col(self, pos: int) -> tuple[int, int]:
         """1-based line and column in the original draft of offset `pos` in `text`."""
         at = self.source_offset(pos)
@@ -234,10 +238,10 @@ class Doc:
         text = self.text
         line_start, line_end = self.line_bounds(pos)
         start = line_start
-        for match in _SENT_END.finditer(text, line_start, pos):
-            start = match.end()
-        match = _SENT_END.search(text, pos, line_end)
-        end = match.start() + 1 if match else line_end
+        for stop in _SENT_END.finditer(text, line_start, pos):
+            start = stop.end()
+        after = _SENT_END.search(text, pos, line_end)
+        end = after.start() + 1 if after else line_end
         while start < end and text[start] in " \t*_-#>":
             start += 1
         return start, end

@@ -239,7 +239,8 @@ class Names(Detector):
 
     def people(self, doc: Doc) -> People:
         """The first named person, if any (computed once per draft)."""
-        return cached(doc, ("people", id(self)), lambda: self._people(doc))
+        found: People = cached(doc, ("people", id(self)), lambda: self._people(doc))
+        return found
 
     def find(self, doc: Doc, *, redact: bool = False) -> list[tuple[int, int]]:
         """Every person's name in the draft (spans in `doc.text`), in text order.
@@ -361,12 +362,13 @@ class Names(Detector):
 
     def _in_phrase(self, doc: Doc, pos: int) -> bool:
         """Whether `pos` starts a known multi-word non-person ("Morgan Stanley")."""
-        if self._phrases is None:
+        phrases = self._phrases
+        if phrases is None:
             return False
         spans = cached(
             doc,
             ("phrases", id(self)),
-            lambda: [(m.start(), m.end()) for m in self._phrases.finditer(doc.lower)],  # type: ignore[union-attr]
+            lambda: [(m.start(), m.end()) for m in phrases.finditer(doc.lower)],
         )
         return any(a <= pos < b for a, b in spans)
 
