@@ -76,12 +76,16 @@ def test_locked_bank_through_the_cli(
 # -- read-only ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "message",
-    ["attempt to write a readonly database", "attempt to write a read-only database"],
-)
-def test_friendly_maps_read_only(message: str, tmp_path: Path) -> None:
-    error = _friendly(sqlite3.OperationalError(message), tmp_path / "bank.db")
+def _sqlite_error(name: str, message: str = "whatever the message says") -> sqlite3.Error:
+    """An error as sqlite3 raises it: the result code's name is what counts, not the text."""
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorname = name  # type: ignore[attr-defined]
+    return error
+
+
+@pytest.mark.parametrize("name", ["SQLITE_READONLY", "SQLITE_READONLY_DBMOVED"])
+def test_friendly_maps_read_only(name: str, tmp_path: Path) -> None:
+    error = _friendly(_sqlite_error(name), tmp_path / "bank.db")
     assert isinstance(error, StorycoachError)
     assert (
         str(error) == f"the story bank {tmp_path / 'bank.db'} is read-only; check its permissions"
@@ -89,20 +93,25 @@ def test_friendly_maps_read_only(message: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "expected"),
+    ("name", "expected"),
     [
-        ("database is locked", "is locked by another process"),
-        ("database table is locked", "is locked by another process"),
-        ("file is not a database", "is not a storycoach database"),
-        ("database disk image is malformed", "is not a storycoach database"),
-        ("unable to open database file", "cannot open the story bank"),
-        ("disk I/O error", "database error in"),
+        ("SQLITE_BUSY", "is locked by another process"),
+        ("SQLITE_LOCKED", "is locked by another process"),
+        ("SQLITE_NOTADB", "is not a storycoach database"),
+        ("SQLITE_CORRUPT", "is not a storycoach database"),
+        ("SQLITE_CANTOPEN_ISDIR", "cannot open the story bank"),
+        ("SQLITE_IOERR", "database error in"),
     ],
 )
-def test_friendly_maps_other_sqlite_errors(message: str, expected: str, tmp_path: Path) -> None:
-    error = _friendly(sqlite3.OperationalError(message), tmp_path / "bank.db")
+def test_friendly_maps_other_sqlite_errors(name: str, expected: str, tmp_path: Path) -> None:
+    error = _friendly(_sqlite_error(name), tmp_path / "bank.db")
     assert expected in str(error)
     assert "\n" not in str(error)
+
+
+def test_friendly_ignores_the_message_text(tmp_path: Path) -> None:
+    error = _friendly(_sqlite_error("SQLITE_IOERR", "database is locked"), tmp_path / "bank.db")
+    assert "database error in" in str(error)
 
 
 @pytest.fixture

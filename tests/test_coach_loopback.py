@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,10 @@ from fake_openai_server import FakeOpenAI
 from storycoach.coach import Coach
 from storycoach.errors import ModelError
 from storycoach.models import Question
+from storycoach.rubric import load_criteria
 from storycoach.settings import load_settings
 
-
-@dataclass
-class Criterion:
-    id: str
-    title: str
-    good: str
-    anchors: dict[int, str]
-
-
-CRITERIA = [
-    Criterion("vague-delta", "A measured result", "Numbers.", {1: "x", 3: "y", 5: "z"}),
-    Criterion("missing-names", "Named people", "Names.", {1: "x", 3: "y", 5: "z"}),
-]
+CRITERIA = [c for c in load_criteria() if c.id in ("vague-delta", "missing-names")]
 QUESTION = Question(id="dissent", text="Tell me about a time you dissented.")
 DRAFT = (
     "## Situation\n\nIn March 2024 our checkout p99 was 900 ms.\n\n"

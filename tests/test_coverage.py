@@ -430,7 +430,8 @@ def test_index_tokens_match_the_query_tokenizer():
 
 
 def test_level_bands_come_from_the_review_prompt_levels():
-    from storycoach.coverage import bands_for
+    from storycoach.levels import load_levels
 
-    assert [b.id for b in bands_for(["E4", "E5"])] == ["E3-E4", "E5"]
-    assert all(b.expects for b in bands_for(["E3", "E5", "E6", "E7"]))
+    levels = load_levels()
+    assert [b.id for b in levels.covering(["E4", "E5"])] == ["E3-E4", "E5"]
+    assert all(b.expects for b in levels.covering(["E3", "E5", "E6", "E7"]))

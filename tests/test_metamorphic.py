@@ -23,7 +23,7 @@ from storycoach.rubric import load_criteria, review_text
 from storycoach.rubric.names import find_people
 
 HERE = Path(__file__).parent
-CORPORA = sorted((HERE / "corpus").glob("*.toml"))
+CORPORA = [*sorted((HERE / "corpus").glob("*.toml")), HERE / "data" / "strong_answers.toml"]
 CORE = ("vague-delta", "missing-names", "missing-dates", "collaborator-only")
 WIDTHS = (40, 60, 72, 100)
 # A line that opens a block of its own in Markdown or in STAR notes.

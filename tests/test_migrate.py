@@ -98,6 +98,37 @@ EXPECTED_SCHEMA = {
         "tokens_out": int,
         "cost_usd": float,
     },
+    "mock_sessions": {
+        "id": int,
+        "created": str,
+        "updated": str,
+        "question_id": str,
+        "level": str,
+        "story_id": int,
+        "status": str,
+        "turns": str,
+        "first_verdict": str,
+        "verdict": str,
+        "debrief": str,
+        "improved_draft": str,
+        "draft_verdict": str,
+        "draft_findings": str,
+        "llm": str,
+        "llm_status": str,
+    },
+    "mock_calls": {
+        "id": int,
+        "session_id": int,
+        "created": str,
+        "purpose": str,
+        "model": str,
+        "status": str,
+        "error": str,
+        "tokens_in": int,
+        "tokens_out": int,
+        "latency_ms": int,
+        "cost_usd": float,
+    },
 }
 
 EXPECTED_FOREIGN_KEYS = {
@@ -108,6 +139,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("story_markers", "story_id", "stories", "id"),
     ("story_markers", "marker_slug", "markers", "slug"),
     ("llm_calls", "review_id", "reviews", "id"),
+    ("mock_calls", "session_id", "mock_sessions", "id"),
 }
 
 

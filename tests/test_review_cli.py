@@ -526,6 +526,10 @@ def test_model_table_in_the_terminal(invoke: Any, model: Any) -> None:
         )
     assert "4/5" in result.stdout
     assert "Model verdict: pass: Owns the decision." in result.stdout
+    # The weakest sentence (verbatim from the draft) and its rewrite, which the model is paid
+    # to write, are shown.
+    assert 'Weakest sentence: "In September 2025 our' in result.stdout
+    assert "Rewrite the weakest sentence: I decided on 18 September 2025" in result.stdout
     assert "1200 in / 300 out tokens" in result.stdout
     assert "Keeper Test: PASS" in result.stdout
     assert HINT not in result.stderr

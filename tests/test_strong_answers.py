@@ -1,6 +1,6 @@
 """Precision of the probe and structure rules: strong answers raise no error.
 
-`tests/corpus/strong_answers.toml` holds strong answers (several per probe theme), each doing
+`tests/data/strong_answers.toml` holds strong answers (several per probe theme), each doing
 what its question's probes ask in its own words. Reviewed against their question at their
 level (E5 unless said otherwise), no probe or structure rule may raise an error; warnings are
 counted and printed, as are per-rule false errors.
@@ -17,7 +17,7 @@ import pytest
 from storycoach.bank import Bank
 from storycoach.rubric import load_criteria, review_text
 
-CORPUS = Path(__file__).parent / "corpus" / "strong_answers.toml"
+CORPUS = Path(__file__).parent / "data" / "strong_answers.toml"
 ANSWERS = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["answer"]
 
 

@@ -18,26 +18,34 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+import sqlite_utils.db
 from pydantic import BaseModel, ValidationError
 
 from storycoach.errors import NotFoundError, StorycoachError, first_error
 from storycoach.models import (
+    CallRecord,
     Finding,
     LlmReview,
     Marker,
     Person,
     Question,
     ReviewResult,
+    StoredStory,
     Story,
+    known_sum,
+    usage_cost,
 )
 from storycoach.resources import resource_dir
+
+if TYPE_CHECKING:
+    from storycoach.mock import MockSession
 
 MIGRATIONS = sqlite_utils.Migrations("storycoach")
 EXPORT_VERSION = 1
@@ -46,10 +54,10 @@ _STORY_TEXT = ("title", "situation", "task", "action", "result", "reflection")
 
 @MIGRATIONS()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["markers"].create(
+    db.table("markers").create(
         {"slug": str, "name": str, "meaning": str, "source": str}, pk="slug", not_null={"name"}
     )
-    db["questions"].create(
+    db.table("questions").create(
         {
             "id": str,
             "text": str,
@@ -66,12 +74,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"text", "source"},
     )
-    db["question_markers"].create(
+    db.table("question_markers").create(
         {"question_id": str, "marker_slug": str},
         pk=("question_id", "marker_slug"),
         foreign_keys=[("question_id", "questions", "id"), ("marker_slug", "markers", "slug")],
     )
-    db["stories"].create(
+    db.table("stories").create(
         {
             "id": int,
             "title": str,
@@ -95,18 +103,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"title", "situation", "task", "action", "result", "created", "updated"},
         defaults={"retired": 0, "reflection": "", "company": "", "team": ""},
     )
-    db["story_questions"].create(
+    db.table("story_questions").create(
         {"story_id": int, "question_id": str},
         pk=("story_id", "question_id"),
         foreign_keys=[("story_id", "stories", "id"), ("question_id", "questions", "id")],
     )
-    db["story_markers"].create(
+    db.table("story_markers").create(
         {"story_id": int, "marker_slug": str},
         pk=("story_id", "marker_slug"),
         foreign_keys=[("story_id", "stories", "id"), ("marker_slug", "markers", "slug")],
     )
-    db["stories"].enable_fts([*_STORY_TEXT, "tags"], create_triggers=True)
-    db["reviews"].create(
+    db.table("stories").enable_fts([*_STORY_TEXT, "tags"], create_triggers=True)
+    db.table("reviews").create(
         {
             "id": int,
             "created": str,
@@ -125,9 +133,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"created", "draft", "draft_hash", "verdict"},
     )
-    db["reviews"].create_index(["story_id"])
-    db["reviews"].create_index(["cache_key"])
-    db["llm_calls"].create(
+    db.table("reviews").create_index(["story_id"])
+    db.table("reviews").create_index(["cache_key"])
+    db.table("llm_calls").create(
         {
             "id": int,
             "review_id": int,
@@ -143,7 +151,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("review_id", "reviews", "id")],
     )
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def _cascade_links(db: sqlite_utils.Database) -> None:
@@ -172,7 +180,7 @@ def m003_link_suggestions(db: sqlite_utils.Database) -> None:
     in the row because `llm_calls.review_id` points at a review and this run is not one; a
     failed run is stored too, so no paid attempt goes unrecorded.
     """
-    db["link_suggestions"].create(
+    db.table("link_suggestions").create(
         {
             "id": int,
             "created": str,
@@ -189,7 +197,67 @@ def m003_link_suggestions(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"created", "cache_key", "model", "status", "calls"},
     )
-    db["link_suggestions"].create_index(["cache_key"])
+    db.table("link_suggestions").create_index(["cache_key"])
+
+
+def _insert(table: sqlite_utils.db.Table, row: dict[str, Any]) -> int:
+    """Insert one row; its integer primary key."""
+    pk = table.insert(row).last_pk
+    if not isinstance(pk, int):
+        raise TypeError(f"{table.name}: expected an integer primary key, got {pk!r}")
+    return pk
+
+
+@MIGRATIONS()
+def m0XX_mock_sessions(db: sqlite_utils.Database) -> None:
+    """`storycoach mock` rounds and their model calls (renumber after the last migration).
+
+    A session row is written when the round starts and rewritten after every answer and every
+    model call: `turns`, `debrief` and `llm` are JSON (`storycoach.mock.MockSession` fields),
+    so an interrupted round keeps what was said. Its model attempts live in `mock_calls`
+    (the `llm_calls` fields plus `purpose`: follow-up or rewrite), because `llm_calls` points
+    at reviews.
+    """
+    db.table("mock_sessions").create(
+        {
+            "id": int,
+            "created": str,
+            "updated": str,
+            "question_id": str,
+            "level": str,
+            "story_id": int,
+            "status": str,
+            "turns": str,
+            "first_verdict": str,
+            "verdict": str,
+            "debrief": str,
+            "improved_draft": str,
+            "draft_verdict": str,
+            "draft_findings": str,
+            "llm": str,
+            "llm_status": str,
+        },
+        pk="id",
+        not_null={"created", "updated", "question_id", "status", "turns"},
+    )
+    db.table("mock_calls").create(
+        {
+            "id": int,
+            "session_id": int,
+            "created": str,
+            "purpose": str,
+            "model": str,
+            "status": str,
+            "error": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "latency_ms": int,
+            "cost_usd": float,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "mock_sessions", "id")],
+    )
+    db.table("mock_calls").create_index(["session_id"])
 
 
 def now() -> str:
@@ -205,16 +273,19 @@ def _dumps(value: Any) -> str:
 
 
 def _friendly(error: sqlite3.Error, path: Path) -> StorycoachError:
-    message = str(error).lower()
-    if "locked" in message or "busy" in message:
+    """One readable line for a SQLite error, by its result code (`sqlite_errorname`, e.g.
+    SQLITE_BUSY or the extended SQLITE_READONLY_DBMOVED), never by its message text."""
+    name: str = getattr(error, "sqlite_errorname", None) or ""
+    primary = "_".join(name.split("_")[:2])  # SQLITE_CANTOPEN_ISDIR -> SQLITE_CANTOPEN
+    if primary in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return StorycoachError(
             f"the story bank {path} is locked by another process; try again in a moment"
         )
-    if "readonly" in message or "read-only" in message:
+    if primary == "SQLITE_READONLY":
         return StorycoachError(f"the story bank {path} is read-only; check its permissions")
-    if "not a database" in message or "malformed" in message or "file is encrypted" in message:
+    if primary in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
         return StorycoachError(f"{path} is not a storycoach database (not SQLite, or damaged)")
-    if "unable to open" in message:
+    if primary == "SQLITE_CANTOPEN":
         return StorycoachError(f"cannot open the story bank at {path}")
     return StorycoachError(f"database error in {path}: {error}")
 
@@ -262,7 +333,7 @@ class Bank:
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
 
-    def _read(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         try:
             return list(self.db.query(sql, params))
         except sqlite3.Error as error:
@@ -285,11 +356,11 @@ class Bank:
         questions = [Question(**{**q, "source": "seed"}) for q in data.get("questions", [])]
         user_ids = {r["id"] for r in self._read("SELECT id FROM questions WHERE source = 'user'")}
         with self._writing() as db:
-            db["markers"].upsert_all([m.model_dump() for m in markers], pk="slug")
+            db.table("markers").upsert_all([m.model_dump() for m in markers], pk="slug")
             for question in questions:
                 if question.id not in user_ids:
                     self._put_question(db, question)
-            db["meta"].upsert({"key": "seed_hash", "value": digest}, pk="key")
+            db.table("meta").upsert({"key": "seed_hash", "value": digest}, pk="key")
 
     # -- markers and questions ----------------------------------------------------------------
 
@@ -341,9 +412,9 @@ class Bank:
         row = question.model_dump(exclude={"markers"})
         for key in ("roles", "tags", "themes", "levels", "probes"):
             row[key] = _dumps(row[key])
-        db["questions"].upsert(row, pk="id")
+        db.table("questions").upsert(row, pk="id")
         db.execute("DELETE FROM question_markers WHERE question_id = ?", [question.id])
-        db["question_markers"].insert_all(
+        db.table("question_markers").insert_all(
             [{"question_id": question.id, "marker_slug": m} for m in question.markers]
         )
 
@@ -369,31 +440,31 @@ class Bank:
 
     # -- stories ------------------------------------------------------------------------------
 
-    def add_story(self, story: Story) -> Story:
+    def add_story(self, story: Story) -> StoredStory:
         self._require_questions(story.questions)
         self._require_markers(story.markers)
         stamp = now()
         with self._writing() as db:
             row = self._story_row(story, created=stamp, updated=stamp)
             row.pop("id", None)
-            story_id = db["stories"].insert(row).last_pk
+            story_id = _insert(db.table("stories"), row)
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
 
-    def update_story(self, story_id: int, story: Story) -> Story:
+    def update_story(self, story_id: int, story: Story) -> StoredStory:
         current = self.story(story_id)
         self._require_questions(story.questions)
         self._require_markers(story.markers)
         with self._writing() as db:
             row = self._story_row(story, created=current.created.isoformat(), updated=now())
             row["id"] = story_id
-            db["stories"].update(story_id, row)
+            db.table("stories").update(story_id, row)
             db.execute("DELETE FROM story_questions WHERE story_id = ?", [story_id])
             db.execute("DELETE FROM story_markers WHERE story_id = ?", [story_id])
             self._put_links(db, story_id, story.questions, story.markers)
         return self.story(story_id)
 
-    def remove_story(self, story_id: int) -> Story:
+    def remove_story(self, story_id: int) -> StoredStory:
         story = self.story(story_id)
         with self._writing() as db:
             db.execute("DELETE FROM stories WHERE id = ?", [story_id])
@@ -406,7 +477,7 @@ class Bank:
         questions: Iterable[str] = (),
         markers: Iterable[str] = (),
         unlink: bool = False,
-    ) -> Story:
+    ) -> StoredStory:
         self.story(story_id)
         questions, markers = list(questions), list(markers)
         self._require_questions(questions)
@@ -425,10 +496,22 @@ class Bank:
                     )
             else:
                 self._put_links(db, story_id, questions, markers)
-            db["stories"].update(story_id, {"updated": now()})
+            db.table("stories").update(story_id, {"updated": now()})
         return self.story(story_id)
 
-    def story(self, story_id: int) -> Story:
+    def link_questions(self, links: Iterable[tuple[int, str]]) -> None:
+        """Link each (story id, question id) pair, all in one transaction: every id is checked
+        first, so an unknown one links nothing."""
+        links = list(links)
+        for story_id in dict.fromkeys(s for s, _ in links):
+            self.story(story_id)
+        self._require_questions(q for _, q in links)
+        with self._writing() as db:
+            for story_id, question_id in links:
+                self._put_links(db, story_id, [question_id], [])
+                db.table("stories").update(story_id, {"updated": now()})
+
+    def story(self, story_id: int) -> StoredStory:
         stories = self._stories_where("id = ?", [story_id])
         if not stories:
             raise StorycoachError(f"no story with id {story_id} (see `storycoach story list`)")
@@ -441,8 +524,9 @@ class Bank:
         marker: str | None = None,
         tag: str | None = None,
         include_retired: bool = True,
-    ) -> list[Story]:
-        clauses, params = [], []
+    ) -> list[StoredStory]:
+        clauses: list[str] = []
+        params: list[str | int] = []
         if question:
             self._require_questions([question])
             clauses.append("id IN (SELECT story_id FROM story_questions WHERE question_id = ?)")
@@ -458,12 +542,12 @@ class Bank:
             clauses.append("retired = 0")
         return self._stories_where(" AND ".join(clauses) or "1", params)
 
-    def search(self, query: str, limit: int = 20) -> list[Story]:
+    def search(self, query: str, limit: int = 20) -> list[StoredStory]:
         """Full-text search; the query is quoted so user punctuation is not FTS syntax."""
         if not query.strip():
             raise StorycoachError("the search query is empty")
         try:
-            ids = [r["id"] for r in self.db["stories"].search(query, limit=limit, quote=True)]
+            ids = [r["id"] for r in self.db.table("stories").search(query, limit=limit, quote=True)]
         except sqlite3.Error as error:
             raise _friendly(error, self.path) from error
         by_id = {s.id: s for s in self._stories_where(f"id IN ({','.join('?' * len(ids))})", ids)}
@@ -479,7 +563,7 @@ class Bank:
             markers.setdefault(r["story_id"], []).append(r["marker_slug"])
         return questions, markers
 
-    def _stories_where(self, where: str, params: list[Any]) -> list[Story]:
+    def _stories_where(self, where: str, params: list[str | int]) -> list[StoredStory]:
         rows = self._read(f"SELECT * FROM stories WHERE {where} ORDER BY id", params)
         if not rows:
             return []
@@ -501,23 +585,25 @@ class Bank:
         return row
 
     @staticmethod
-    def _story_from_row(row: dict[str, Any], questions: list[str], markers: list[str]) -> Story:
+    def _story_from_row(
+        row: dict[str, Any], questions: list[str], markers: list[str]
+    ) -> StoredStory:
         data = dict(row)
         data["when"] = data.pop("happened")
         data["people"] = [Person(**p) for p in json.loads(data["people"] or "[]")]
         data["metrics"] = json.loads(data["metrics"] or "[]")
         data["tags"] = json.loads(data["tags"] or "[]")
         data["retired"] = bool(data["retired"])
-        return Story(**data, questions=questions, markers=markers)
+        return StoredStory(**data, questions=questions, markers=markers)
 
     @staticmethod
     def _put_links(
         db: sqlite_utils.Database, story_id: int, questions: Iterable[str], markers: Iterable[str]
     ) -> None:
-        db["story_questions"].insert_all(
+        db.table("story_questions").insert_all(
             [{"story_id": story_id, "question_id": q} for q in questions], ignore=True
         )
-        db["story_markers"].insert_all(
+        db.table("story_markers").insert_all(
             [{"story_id": story_id, "marker_slug": m} for m in markers], ignore=True
         )
 
@@ -540,12 +626,12 @@ class Bank:
             "cache_key": cache_key,
         }
         with self._writing() as db:
-            return db["reviews"].insert(row).last_pk
+            return _insert(db.table("reviews"), row)
 
     def finish_review(self, review_id: int, result: ReviewResult) -> None:
         """Record the merged outcome once the model has answered (or failed)."""
         with self._writing() as db:
-            db["reviews"].update(
+            db.table("reviews").update(
                 review_id,
                 {
                     "findings": _dumps([f.model_dump() for f in result.findings]),
@@ -555,31 +641,10 @@ class Bank:
                 },
             )
 
-    def record_llm_call(
-        self,
-        review_id: int,
-        *,
-        model: str,
-        status: str,
-        error: str | None = None,
-        tokens_in: int | None = None,
-        tokens_out: int | None = None,
-        latency_ms: int | None = None,
-        cost_usd: float | None = None,
-    ) -> None:
+    def record_llm_call(self, review_id: int, call: CallRecord) -> None:
         with self._writing() as db:
-            db["llm_calls"].insert(
-                {
-                    "review_id": review_id,
-                    "created": now(),
-                    "model": model,
-                    "status": status,
-                    "error": error,
-                    "tokens_in": tokens_in,
-                    "tokens_out": tokens_out,
-                    "latency_ms": latency_ms,
-                    "cost_usd": cost_usd,
-                }
+            db.table("llm_calls").insert(
+                {"review_id": review_id, "created": now(), **call.model_dump()}
             )
 
     def cached_llm(self, cache_key: str) -> LlmReview | None:
@@ -598,7 +663,8 @@ class Bank:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Stored reviews, newest first, each with its model calls."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str | int] = []
         if question:
             clauses.append("question_id = ?")
             params.append(question)
@@ -670,7 +736,7 @@ class Bank:
                     updated=story.updated.isoformat() if story.updated else stamp,
                 )
                 row.pop("id", None)
-                story_id = db["stories"].insert(row).last_pk
+                story_id = _insert(db.table("stories"), row)
                 self._put_links(db, story_id, story.questions, story.markers)
         return len(stories), len(new_questions)
 
@@ -691,19 +757,12 @@ class Bank:
         proposals: list[dict[str, Any]] | None,
         *,
         model: str,
-        calls: Iterable[dict[str, Any]],
+        calls: Iterable[CallRecord],
         error: str | None = None,
     ) -> int:
         """Record one `coverage --llm` run: its proposals (None when the model failed, with
-        `error`) and every attempt (`llm_calls` fields: model, status, error, tokens_in,
-        tokens_out, latency_ms, cost_usd)."""
-        attempts = [dict(c) for c in calls]
-
-        def total(field: str) -> Any:
-            known = [c[field] for c in attempts if c.get(field) is not None]
-            return sum(known) if known else None
-
-        cost = total("cost_usd")
+        `error`) and every attempt."""
+        attempts = list(calls)
         row = {
             "created": now(),
             "cache_key": cache_key,
@@ -711,13 +770,13 @@ class Bank:
             "status": "ok" if proposals is not None else "failed",
             "proposals": _dumps(proposals) if proposals is not None else None,
             "error": error,
-            "calls": _dumps(attempts),
-            "tokens_in": total("tokens_in"),
-            "tokens_out": total("tokens_out"),
-            "cost_usd": round(cost, 8) if cost is not None else None,
+            "calls": _dumps([c.model_dump() for c in attempts]),
+            "tokens_in": known_sum(c.tokens_in for c in attempts),
+            "tokens_out": known_sum(c.tokens_out for c in attempts),
+            "cost_usd": usage_cost(attempts),
         }
         with self._writing() as db:
-            return db["link_suggestions"].insert(row).last_pk
+            return _insert(db.table("link_suggestions"), row)
 
     def practice_counts(self) -> dict[str, int]:
         """Reviews per question id, so `practice` rotates through equally weak questions."""
@@ -726,6 +785,93 @@ class Bank:
             "WHERE question_id IS NOT NULL GROUP BY question_id"
         )
         return {r["question_id"]: r["n"] for r in rows}
+
+    # -- mock rounds --------------------------------------------------------------------------
+
+    def add_mock_session(self, session: MockSession) -> int:
+        """Store a new round before anything else happens; returns its id."""
+        stamp = now()
+        with self._writing() as db:
+            row = {"created": stamp, **self._mock_row(session, stamp)}
+            pk = db.table("mock_sessions").insert(row).last_pk
+            assert isinstance(pk, int)
+            return pk
+
+    def save_mock_session(self, session: MockSession) -> None:
+        """Rewrite a round's row with its current turns, verdicts, draft and model summary."""
+        if session.id is None:
+            raise StorycoachError("save_mock_session needs a stored session")
+        with self._writing() as db:
+            db.table("mock_sessions").update(session.id, self._mock_row(session, now()))
+
+    @staticmethod
+    def _mock_row(session: MockSession, stamp: str) -> dict[str, Any]:
+        return {
+            "updated": stamp,
+            "question_id": session.question,
+            "level": session.level,
+            "story_id": session.story_id,
+            "status": session.status,
+            "turns": _dumps([t.model_dump(mode="json") for t in session.turns]),
+            "first_verdict": session.first_verdict,
+            "verdict": session.verdict,
+            "debrief": _dumps([o.model_dump(mode="json") for o in session.debrief]),
+            "improved_draft": session.improved_draft,
+            "draft_verdict": session.draft_verdict,
+            "draft_findings": _dumps([f.model_dump(mode="json") for f in session.draft_findings]),
+            "llm": _dumps(session.llm.model_dump(mode="json")) if session.llm else None,
+            "llm_status": session.llm_status,
+        }
+
+    def record_mock_call(self, session_id: int, purpose: str, call: CallRecord) -> None:
+        """One model attempt of a round (`purpose`: follow-up or rewrite), as `llm_calls`
+        stores a review's: never the key or the text."""
+        with self._writing() as db:
+            db.table("mock_calls").insert(
+                {"session_id": session_id, "created": now(), "purpose": purpose,
+                 **call.model_dump()}
+            )  # fmt: skip
+
+    def mock_session(self, session_id: int) -> MockSession:
+        rows = self._read("SELECT * FROM mock_sessions WHERE id = ?", [session_id])
+        if not rows:
+            known = [str(r["id"]) for r in self._read("SELECT id FROM mock_sessions")]
+            raise NotFoundError("mock session", str(session_id), known)
+        return self._mock_from_row(rows[0])
+
+    def mock_sessions(self, *, limit: int | None = None) -> list[MockSession]:
+        """Stored rounds, newest first."""
+        sql = "SELECT * FROM mock_sessions ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._mock_from_row(r) for r in self._read(sql)]
+
+    def mock_calls(self, session_id: int) -> list[dict[str, Any]]:
+        return self._read("SELECT * FROM mock_calls WHERE session_id = ? ORDER BY id", [session_id])
+
+    @staticmethod
+    def _mock_from_row(row: dict[str, Any]) -> MockSession:
+        from storycoach.mock import MockSession  # only commands that read rounds pay for it
+
+        return MockSession.model_validate(
+            {
+                "id": row["id"],
+                "created": row["created"],
+                "question": row["question_id"],
+                "level": row["level"],
+                "story_id": row["story_id"],
+                "status": row["status"],
+                "turns": json.loads(row["turns"] or "[]"),
+                "first_verdict": row["first_verdict"],
+                "verdict": row["verdict"],
+                "debrief": json.loads(row["debrief"] or "[]"),
+                "improved_draft": row["improved_draft"] or "",
+                "draft_verdict": row["draft_verdict"],
+                "draft_findings": json.loads(row["draft_findings"] or "[]"),
+                "llm": json.loads(row["llm"]) if row["llm"] else None,
+                "llm_status": row["llm_status"] or "skipped",
+            }
+        )
 
 
 def _import_items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[Any]:

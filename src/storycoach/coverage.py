@@ -54,22 +54,21 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from storycoach.errors import NotFoundError, StorycoachError
-from storycoach.models import LEVELS, Marker, Question, Story
+from storycoach.models import Marker, Question, StoredStory, Story, normalize_level
 
 if TYPE_CHECKING:
     from storycoach.bank import Bank
-    from storycoach.coach import Coach, LinkProposal
 
 Status = Literal["gap", "thin", "covered"]
+Freshness = Literal["fresh", "stale", "undated"]
 
 #: The guide: "pick two behavioral stories per question from your last 18 months".
 FRESH_MONTHS = 18
@@ -296,7 +295,7 @@ def months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]:
+def freshness(story: Story, today: date) -> Freshness:
     when = story.when_date
     if when is None:
         return "undated"
@@ -304,15 +303,6 @@ def freshness(story: Story, today: date) -> Literal["fresh", "stale", "undated"]
 
 
 # -- the map ------------------------------------------------------------------------------------
-
-
-def normalize_level(level: str | None) -> str | None:
-    if level is None:
-        return None
-    value = level.strip().upper()
-    if value not in LEVELS:
-        raise StorycoachError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-    return value
 
 
 def select_questions(
@@ -347,7 +337,7 @@ def select_questions(
 def compute_coverage(
     questions: list[Question],
     markers: list[Marker],
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     verdicts: dict[int, str],
     *,
     today: date | None = None,
@@ -400,7 +390,7 @@ def compute_coverage(
 
 
 def _question_row(
-    q: Question, ids: list[int], fresh: dict[int, str], verdicts: dict[int, str]
+    q: Question, ids: list[int], fresh: dict[int, Freshness], verdicts: dict[int, str]
 ) -> QuestionCoverage:
     stale = [i for i in ids if fresh[i] == "stale"]
     failing = [i for i in ids if verdicts.get(i) == "fail"]
@@ -439,7 +429,7 @@ def _marker_rows(
     markers: list[Marker],
     selected: list[Question],
     rows: list[QuestionCoverage],
-    active: list[Story],
+    active: Sequence[StoredStory],
     only: str | None,
     filtered: bool,
 ) -> list[MarkerCoverage]:
@@ -658,9 +648,10 @@ def question_query(question: Question, markers: dict[str, Marker]) -> Query:
                 continue
             query.terms[term] = max(query.terms.get(term, 0.0), weight)
             query.surface.setdefault(term, words[i])
-            if i + 1 < len(seq) and seq[i + 1] is not None:
-                query.phrases.add((term, seq[i + 1]))
-                query.surface.setdefault(f"{term} {seq[i + 1]}", f"{words[i]} {words[i + 1]}")
+            following = seq[i + 1] if i + 1 < len(seq) else None
+            if following is not None:
+                query.phrases.add((term, following))
+                query.surface.setdefault(f"{term} {following}", f"{words[i]} {words[i + 1]}")
     return query
 
 
@@ -699,8 +690,8 @@ def _display(
 
 def _suggest(
     weak: list[QuestionCoverage],
-    active: list[Story],
-    fresh: dict[int, str],
+    active: Sequence[StoredStory],
+    fresh: dict[int, Freshness],
     verdicts: dict[int, str],
     markers: dict[str, Marker],
     limit: int,
@@ -770,7 +761,7 @@ def plan_accept(
 
 def link_candidates(
     report: CoverageReport,
-    stories: list[Story],
+    stories: Sequence[StoredStory],
     markers: list[Marker],
     *,
     limit: int = LLM_CANDIDATES,
@@ -793,94 +784,6 @@ def link_candidates(
     return asks
 
 
-@dataclass
-class LinkRun:
-    """What `propose_links` asked and got: the surviving proposals and the run's facts."""
-
-    proposals: list[LinkProposal]
-    info: dict[str, Any]
-
-
-def propose_links(bank: Bank, report: CoverageReport, coach: Coach) -> LinkRun:
-    """Ask the model which candidate stories answer the report's gap and thin questions.
-
-    One request for the whole map (`Coach.link_request`); a stored answer to the same request
-    is reused without calling the model. Every run that reaches the model is stored with its
-    attempts, failed ones too; a failure raises `ModelError` after it is stored. Attach the
-    result to a report with `apply_links`.
-    """
-    from dataclasses import asdict
-
-    from storycoach.coach import LinkProposal
-    from storycoach.errors import ModelError
-
-    model = coach.settings.model
-    stories = bank.stories(include_retired=False)
-    asks = link_candidates(report, stories, bank.markers())
-    skipped = max(0, len(asks) - LLM_MAX_QUESTIONS)
-    asks = asks[:LLM_MAX_QUESTIONS]
-    info: dict[str, Any] = {
-        "model": model,
-        "questions": len(asks),
-        "skipped": skipped,
-        "cached": False,
-        "requests": 0,
-        "tokens_in": None,
-        "tokens_out": None,
-        "cost_usd": None,
-        "error": None,
-    }
-    if not asks:
-        return LinkRun([], info)
-    request = coach.link_request(asks, stories)
-    cached = bank.cached_suggestions(request.key)
-    if cached is not None:
-        info["cached"] = True
-        return LinkRun([LinkProposal(**p) for p in cached], info)
-    try:
-        proposals, calls = coach.propose_links(request)
-    except ModelError as error:
-        failed = getattr(error, "calls", [])
-        bank.store_suggestions(
-            request.key, None, model=model, calls=[asdict(c) for c in failed], error=str(error)
-        )
-        raise
-    bank.store_suggestions(
-        request.key,
-        [asdict(p) for p in proposals],
-        model=model,
-        calls=[asdict(c) for c in calls],
-    )
-    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
-    info.update(
-        requests=len(calls),
-        tokens_in=_known_sum(c.tokens_in for c in calls),
-        tokens_out=_known_sum(c.tokens_out for c in calls),
-        cost_usd=round(sum(costs), 8) if costs else None,
-    )
-    return LinkRun(proposals, info)
-
-
-def apply_links(report: CoverageReport, run: LinkRun) -> None:
-    """Put the run's proposals on the report's rows: every row gets a list (empty when the
-    model proposed nothing), minus stories that are linked, retired or gone by now."""
-    report.llm = dict(run.info)
-    by_question: dict[str, list[LinkProposal]] = {}
-    for p in run.proposals:
-        by_question.setdefault(p.question, []).append(p)
-    for row in report.questions:
-        row.llm_suggestions = [
-            LlmSuggestion(p.story, report.titles[p.story], p.reason, p.confidence)
-            for p in by_question.get(row.id, [])
-            if p.story in report.titles and p.story not in row.stories
-        ]
-
-
-def _known_sum(values: Iterable[int | None]) -> int | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
-
-
 # -- practice -----------------------------------------------------------------------------------
 
 
@@ -900,38 +803,6 @@ def weakest(report: CoverageReport, attempts: dict[str, int] | None = None) -> Q
             order[r.id],
         ),
     )
-
-
-@dataclass(frozen=True)
-class LevelBand:
-    """What a level band expects, from the guide's level-mapped rubric."""
-
-    id: str
-    levels: tuple[str, ...]
-    name: str
-    expects: str
-
-
-def level_bands() -> list[LevelBand]:
-    """The bands of `prompts/levels.toml`: the same text the model scores a review against,
-    so what `practice` shows is what the review expects. Empty if the file is unreadable:
-    the expectations are advice, and practice works without them."""
-    from storycoach.resources import resource_dir
-
-    try:
-        data = tomllib.loads((resource_dir("prompts") / "levels.toml").read_text(encoding="utf-8"))
-        return [
-            LevelBand(key, tuple(band["levels"]), band["name"], band["expects"])
-            for key, band in data["bands"].items()
-        ]
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
-        return []
-
-
-def bands_for(levels: Iterable[str]) -> list[LevelBand]:
-    """The bands covering any of `levels`, in ladder order."""
-    wanted = set(levels)
-    return [b for b in level_bands() if wanted & set(b.levels)]
 
 
 # -- loading ------------------------------------------------------------------------------------

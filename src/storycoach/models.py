@@ -8,13 +8,47 @@ rendering code.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
-Level = Literal["E3", "E4", "E5", "E6", "E7"]
-LEVELS: tuple[str, ...] = ("E3", "E4", "E5", "E6", "E7")
+from storycoach.errors import StorycoachError
+
+_Level = Literal["E3", "E4", "E5", "E6", "E7"]
+LEVELS: tuple[_Level, ...] = get_args(_Level)
+
+
+def parse_level(value: object) -> _Level:
+    """A level band as written by a user (``e5``, `` E5 ``) as the `Level` it names; the one
+    level normaliser. `ValueError` names the allowed values."""
+    text = str(value).strip().upper()
+    if text not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {value!r}")
+    return text
+
+
+def normalize_level(level: str | None) -> _Level | None:
+    """`parse_level` for command options and front matter: None stays None, a bad value is an
+    input error."""
+    if level is None:
+        return None
+    try:
+        return parse_level(level)
+    except ValueError as error:
+        raise StorycoachError(str(error)) from None
+
+
+#: A level band, E3..E7; records accept any case and surrounding spaces (`parse_level`).
+Level = Annotated[_Level, BeforeValidator(parse_level)]
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["pass", "fail"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -81,8 +115,8 @@ class Story(Record):
 
     @field_validator("title", "situation", "task", "action", "result")
     @classmethod
-    def _required(cls, value: str, info: Any) -> str:
-        return _non_blank(value, info.field_name)
+    def _required(cls, value: str, info: ValidationInfo) -> str:
+        return _non_blank(value, info.field_name or "field")
 
     @field_validator("when")
     @classmethod
@@ -107,6 +141,14 @@ class Story(Record):
         if self.reflection:
             parts.append(("Reflection", self.reflection))
         return "\n\n".join(f"## {heading}\n\n{text}" for heading, text in parts) + "\n"
+
+
+class StoredStory(Story):
+    """A story as the bank returns it: it has an id and its timestamps."""
+
+    id: int
+    created: datetime
+    updated: datetime
 
 
 class Marker(Record):
@@ -171,6 +213,34 @@ class CriterionScore(Record):
     fix: str
 
 
+class CallRecord(Record):
+    """One request to the model: what the coach returns per attempt, what `llm_calls` stores
+    and `history --json` shows. Never holds the key or the draft."""
+
+    model: str
+    status: Literal["ok", "error", "retry"]
+    error: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: int | None = None
+    cost_usd: float | None = None
+
+
+_N = TypeVar("_N", int, float)
+
+
+def known_sum(values: Iterable[_N | None]) -> _N | None:
+    """The sum of the known values; None when none is known (unknown is not zero)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def usage_cost(calls: Iterable[CallRecord]) -> float | None:
+    """The estimated cost of `calls` in USD, where any is known."""
+    cost = known_sum(c.cost_usd for c in calls)
+    return round(cost, 8) if cost is not None else None
+
+
 class LlmReview(Record):
     """What the coach adds to a review when a model is configured."""
 
@@ -178,6 +248,9 @@ class LlmReview(Record):
     criteria: list[CriterionScore]
     verdict: Verdict
     reason: str
+    #: The draft's weakest sentence, verbatim ("" when the model's pick is not in the draft),
+    #: and that sentence rewritten with the candidate's facts, gaps marked like [date].
+    weakest_sentence: str = ""
     rewrite: str
     tokens_in: int | None = None
     tokens_out: int | None = None

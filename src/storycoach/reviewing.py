@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
-    LEVELS,
+    CallRecord,
     Finding,
+    Level,
+    LlmReview,
     Person,
     Question,
     ReviewResult,
     Story,
+    parse_level,
     parse_when,
     verdict_for,
 )
@@ -30,6 +33,8 @@ from storycoach.storyfile import split_front_matter, story_to_text
 if TYPE_CHECKING:
     from storycoach.bank import Bank
     from storycoach.coach import Coach
+    from storycoach.rubric.model import Criterion
+    from storycoach.settings import Settings
 
 
 @dataclass
@@ -51,6 +56,7 @@ class ReviewInput:
 class ReviewItem:
     result: ReviewResult
     criteria: list[str]
+    review_id: int  # the stored review (also `result.review_id`)
     model_error: str | None = None
 
 
@@ -77,7 +83,7 @@ class _Prepared:
     body: str
     line_offset: int
     question: Question | None
-    level: str | None
+    level: Level | None
     story_when: date | None
     people: list[str]
     #: Several linked questions and none chosen: the draft is reviewed against each one's probes.
@@ -100,6 +106,35 @@ def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
     )
 
 
+def story_inputs(
+    bank: Bank,
+    story_ids: list[int],
+    *,
+    all_stories: bool = False,
+    question: str | None = None,
+    level: str | None = None,
+) -> list[ReviewInput]:
+    """The bank stories to review: those named, plus with `all_stories` every active one
+    (linked to `question`, if given). A story named twice is reviewed, and paid for, once;
+    `level` overrides each story's own."""
+    chosen = [bank.story(i) for i in dict.fromkeys(story_ids)]
+    if all_stories:
+        named = {s.id for s in chosen}
+        chosen += [
+            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
+        ]
+        if not chosen:
+            raise StorycoachError(
+                "no stories to review" + (f" linked to {question}" if question else "")
+            )
+    inputs = []
+    for s in chosen:
+        source = story_input(s, question)
+        source.level = level or source.level
+        inputs.append(source)
+    return inputs
+
+
 def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     doc = split_front_matter(source.text, source.label)
     meta = doc.meta
@@ -109,11 +144,13 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     if question_id is None and len(linked) == 1:
         question_id = linked[0]
     several = [bank.question(q) for q in linked] if question_id is None and len(linked) > 1 else []
-    level = source.level or meta.get("level")
-    if level is not None:
-        level = str(level).strip().upper()
-        if level not in LEVELS:
-            raise StorycoachError(f"{source.label}: level must be one of {', '.join(LEVELS)}")
+    given = source.level or meta.get("level")
+    level: Level | None = None
+    if given is not None:
+        try:
+            level = parse_level(given)
+        except ValueError as error:
+            raise StorycoachError(f"{source.label}: {error}") from None
     story_when = source.story_when
     if story_when is None and meta.get("when"):
         try:
@@ -151,47 +188,30 @@ def review_inputs(
     today: date | None = None,
 ) -> ReviewBatch:
     """Review every input; returns when all are stored (and scored, when a model is set)."""
-    from storycoach.rubric import applicable, load_criteria, review_text
+    from storycoach.rubric import applicable, load_criteria
     from storycoach.settings import load_settings
 
     prepared = [_prepare(bank, source) for source in inputs]
     criteria = load_criteria()
-    settings = load_settings()
-    use_model = settings.enabled and not offline
-    coach = _make_coach(settings) if use_model else None
+    # Offline runs never read the model settings: a typo in config.toml cannot break them.
+    settings = None if offline else load_settings()
+    coach = _make_coach(settings) if settings is not None and settings.enabled else None
 
     items: list[ReviewItem] = []
-    pending: list[tuple[int, _Prepared, list[Any], str | None]] = []
+    pending: list[tuple[int, _Prepared, list[Criterion], str | None]] = []
     for p in prepared:
         chosen = applicable(criteria, question=p.question, level=p.level)
-        findings = review_text(
-            p.body,
-            question=p.question,
-            level=p.level,
-            story_when=p.story_when,
-            today=today,
-            line_offset=p.line_offset,
-            criteria=criteria,
-        )
-        findings = _with_linked_probes(findings, p, criteria, today)
-        result = ReviewResult(
-            path=p.source.label,
-            question=p.question.id if p.question else None,
-            questions=[q.id for q in p.questions] or ([p.question.id] if p.question else []),
-            level=p.level,
-            verdict=verdict_for(findings),
-            findings=findings,
-            llm_status="pending" if coach else "skipped",
-            story_id=p.source.story_id,
-        )
+        result = _offline_result(p, criteria, today)
+        result.llm_status = "pending" if coach else "skipped"
         key = (
             coach.cache_key(p.body, criteria=chosen, question=p.question, level=p.level)
             if coach
             else None
         )
-        result.review_id = bank.add_review(result, p.source.text, cache_key=key)
-        items.append(ReviewItem(result=result, criteria=[c.id for c in chosen]))
-        if coach is None:
+        review_id = bank.add_review(result, p.source.text, cache_key=key)
+        result.review_id = review_id
+        items.append(ReviewItem(result, [c.id for c in chosen], review_id))
+        if coach is None or key is None:
             _done(on_result, result)
             continue
         cached = None if no_cache else bank.cached_llm(key)
@@ -202,13 +222,54 @@ def review_inputs(
             pending.append((len(items) - 1, p, chosen, key))
 
     if coach is not None and pending:
-        _score_concurrently(bank, coach, items, pending, redact, settings.concurrency, on_result)
-    hint = None if use_model or offline else settings.hint
+        concurrency = coach.settings.concurrency
+        _score_concurrently(bank, coach, items, pending, redact, concurrency, on_result)
+    hint = settings.hint if settings is not None and coach is None else None
     return ReviewBatch(items=items, llm_hint=hint)
 
 
+def review_offline(
+    bank: Bank,
+    source: ReviewInput,
+    *,
+    criteria: list[Criterion] | None = None,
+    today: date | None = None,
+) -> ReviewResult:
+    """The offline review of one input, not stored: exactly what `review --offline` reports
+    for it. The language server calls this on every edit; bad input raises `StorycoachError`."""
+    from storycoach.rubric import load_criteria
+
+    return _offline_result(_prepare(bank, source), criteria or load_criteria(), today)
+
+
+def _offline_result(p: _Prepared, criteria: list[Criterion], today: date | None) -> ReviewResult:
+    """The rubric engine's findings and verdict for one prepared input (one home for both
+    `review_inputs` and `review_offline`, so the editor and the command never disagree)."""
+    from storycoach.rubric import review_text
+
+    findings = review_text(
+        p.body,
+        question=p.question,
+        level=p.level,
+        story_when=p.story_when,
+        today=today,
+        line_offset=p.line_offset,
+        criteria=criteria,
+    )
+    findings = _with_linked_probes(findings, p, criteria, today)
+    return ReviewResult(
+        path=p.source.label,
+        question=p.question.id if p.question else None,
+        questions=[q.id for q in p.questions] or ([p.question.id] if p.question else []),
+        level=p.level,
+        verdict=verdict_for(findings),
+        findings=findings,
+        story_id=p.source.story_id,
+    )
+
+
 def _with_linked_probes(
-    findings: list[Finding], p: _Prepared, criteria: list[Any], today: date | None
+    findings: list[Finding], p: _Prepared, criteria: list[Criterion], today: date | None
 ) -> list[Finding]:
     """A story linked to several questions: add each question's probe findings (each says
     which question it comes from) to the findings reviewed without a question."""
@@ -231,7 +292,7 @@ def _with_linked_probes(
     return sorted(found, key=lambda f: (f.line or 0, f.column or 0))
 
 
-def _make_coach(settings: Any) -> Coach:
+def _make_coach(settings: Settings) -> Coach:
     from storycoach.coach import Coach
 
     return Coach(settings)
@@ -246,14 +307,14 @@ def _score_concurrently(
     bank: Bank,
     coach: Coach,
     items: list[ReviewItem],
-    pending: list[tuple[int, _Prepared, list[Any], str | None]],
+    pending: list[tuple[int, _Prepared, list[Criterion], str | None]],
     redact: bool,
     concurrency: int,
     on_result: Callable[[ReviewResult], None] | None,
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed  # only with a model
 
-    def score(p: _Prepared, chosen: list[Any]) -> Any:
+    def score(p: _Prepared, chosen: list[Criterion]) -> tuple[LlmReview, list[CallRecord]]:
         return coach.score(
             p.body,
             criteria=chosen,
@@ -266,7 +327,7 @@ def _score_concurrently(
     # Identical drafts in one run (same cache key) share one request: the first pays for it,
     # the others are answered as from the cache.
     groups: dict[str | None, list[tuple[int, _Prepared]]] = {}
-    first_chosen: dict[str | None, list[Any]] = {}
+    first_chosen: dict[str | None, list[Criterion]] = {}
     for index, p, chosen, key in pending:
         group_key = key if key is not None else f"#{index}"
         groups.setdefault(group_key, []).append((index, p))
@@ -283,36 +344,24 @@ def _score_concurrently(
             try:
                 llm, calls = future.result()
             except ModelError as error:
-                for call in getattr(error, "calls", []):
-                    bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                for call in error.calls:
+                    bank.record_llm_call(payer.review_id, call)
                 for index, _ in members:
                     item = items[index]
                     item.model_error = str(error)
                     item.result.llm_status = "failed"
-                    bank.finish_review(item.result.review_id, item.result)
+                    bank.finish_review(item.review_id, item.result)
                     _done(on_result, item.result)
                 continue
             for call in calls:
-                bank.record_llm_call(payer.result.review_id, **_call_fields(call))
+                bank.record_llm_call(payer.review_id, call)
             for position, (index, p) in enumerate(members):
                 shared = llm if position == 0 else llm.model_copy(update={"cached": True})
                 _apply_model(bank, items[index], shared, p)
                 _done(on_result, items[index].result)
 
 
-def _call_fields(call: Any) -> dict[str, Any]:
-    return {
-        "model": call.model,
-        "status": call.status,
-        "error": call.error,
-        "tokens_in": call.tokens_in,
-        "tokens_out": call.tokens_out,
-        "latency_ms": call.latency_ms,
-        "cost_usd": call.cost_usd,
-    }
-
-
-def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
+def _apply_model(bank: Bank, item: ReviewItem, llm: LlmReview, p: _Prepared) -> None:
     from storycoach.coach import merge, verdict
 
     result = item.result
@@ -320,4 +369,4 @@ def _apply_model(bank: Bank, item: ReviewItem, llm: Any, p: _Prepared) -> None:
     result.llm = llm
     result.verdict = verdict(result.findings, llm)
     result.llm_status = "cached" if llm.cached else "ok"
-    bank.finish_review(result.review_id, result)
+    bank.finish_review(item.review_id, result)

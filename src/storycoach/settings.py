@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from storycoach.errors import StorycoachError
+from storycoach.errors import StorycoachError, problem
+from storycoach.paths import app_dir
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -135,9 +136,7 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if environ.get(CONFIG_ENV):
         return Path(environ[CONFIG_ENV]).expanduser()
-    import typer
-
-    return Path(typer.get_app_dir("storycoach")) / "config.toml"
+    return app_dir() / "config.toml"
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -181,7 +180,7 @@ def load_settings(
         name = str(first["loc"][0]) if first["loc"] else "?"
         where = ENV_VARS.get(name, name) if sources.get(name) == "env" else f"{path}: {name}"
         shown = "***" if name == "api_key" else repr(values.get(name))
-        raise StorycoachError(f"{where}: {first['msg'].lower()} (got {shown})") from None
+        raise StorycoachError(f"{where}: {problem(first).lower()} (got {shown})") from None
 
 
 @cache

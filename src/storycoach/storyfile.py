@@ -96,7 +96,10 @@ def split_front_matter(text: str, label: str = "the file") -> Document:
     import yaml  # only files with front matter pay for it
 
     try:
-        meta = yaml.safe_load(match[1]) or {}
+        # libyaml's safe loader when PyYAML has it (its wheels do): the same safe constructor,
+        # about 6x faster than the pure-Python parser, which the language server pays per edit.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        meta = yaml.load(match[1], Loader=loader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark else ""

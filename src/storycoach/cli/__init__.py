@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from storycoach import __version__
-from storycoach.cli import config, coverage, questions, review, rubrics, story, transfer
+from storycoach.cli import config, coverage, mock, questions, review, rubrics, story, transfer
+from storycoach.cli import lsp as lsp_command
 from storycoach.cli.common import ErrorBoundary, state
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("review")(review.review)
 app.command("history")(review.history)
 app.command("coverage")(coverage.coverage)
 app.command("practice")(coverage.practice)
+app.command("mock")(mock.mock)
 app.add_typer(rubrics.app, name="rubrics", help="The rubric criteria drafts are checked against.")
 app.command("config")(config.config)
 app.command("export", help="Write the bank (stories, links, your questions) as JSON.")(
@@ -38,6 +40,9 @@ app.command("export", help="Write the bank (stories, links, your questions) as J
 )
 app.command("import", help="Add the stories and questions of an export file to the bank.")(
     transfer.import_
+)
+app.command("lsp", help="Run the language server (diagnostics in your editor; see README).")(
+    lsp_command.lsp
 )
 
 
@@ -49,6 +54,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     db: Annotated[
         Path | None,
         typer.Option(
@@ -64,8 +70,14 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
+    """Set the global options, and keep validated rubric data in the app directory for the
+    length of the command (`storycoach.rubric.cache`; a library caller gets no cache files)."""
+    from storycoach.cli.common import app_dir
+    from storycoach.rubric.cache import disk_cache
+
     state.db = db
     state.debug = debug
+    ctx.with_resource(disk_cache(app_dir() / "cache"))
 
 
 def main() -> None:
@@ -77,6 +89,11 @@ def main() -> None:
     # young generation means fewer passes over the rest. The collector still runs, so a long
     # `review --all` or `coverage --llm` keeps reclaiming cyclic garbage; nothing is skipped
     # at exit (no os._exit), so output is flushed and SQLite commits as usual.
+    # The same again once the command is done, `openai`'s ~2,000 classes included when the
+    # model was called: the collection at interpreter exit then skips them (~0.2 s).
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    app(prog_name="storycoach")
+    try:
+        app(prog_name="storycoach")
+    finally:
+        gc.freeze()

@@ -34,7 +34,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def app_dir() -> Path:
-    return Path(typer.get_app_dir("storycoach"))
+    from storycoach.paths import app_dir
+
+    return app_dir()
 
 
 def default_db() -> Path:
@@ -107,20 +109,14 @@ def launch_editor(text: str) -> str | None:
 
 
 class ErrorBoundary(TyperGroup):
-    """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback.
+    """Turns domain errors into one stderr line and an exit code; `--debug` shows the traceback."""
 
-    It also scopes the rubric disk cache to the command: validated rubric data is kept in the
-    app directory between runs (see `storycoach.rubric.cache`), for commands only.
-    """
-
-    def invoke(self, ctx: Any) -> Any:
-        from storycoach.errors import ModelError, StorycoachError
-        from storycoach.rubric.cache import disk_cache
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
+        from storycoach.errors import StorycoachError
 
         try:
-            with disk_cache(app_dir() / "cache"):
-                return super().invoke(ctx)
-        except (StorycoachError, ModelError) as error:
+            return super().invoke(ctx)
+        except StorycoachError as error:
             if state.debug:
                 raise
             raise fail(str(error), error.exit_code) from None

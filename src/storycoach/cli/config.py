@@ -8,14 +8,10 @@ Imports nothing heavy at module level (see `cli.common`).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+from storycoach.cli.common import JsonOption
 
 
-def config(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+def config(as_json: JsonOption = False) -> None:
     """Show the model settings (env, then config file, then defaults), key masked."""
     from storycoach.settings import ENV_VARS, load_settings, safe_url
 

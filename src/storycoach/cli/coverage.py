@@ -23,6 +23,7 @@ from storycoach.cli.common import (
     console,
     emit_json,
     err_console,
+    escape,
     fail,
     interactive,
     launch_editor,
@@ -32,6 +33,7 @@ from storycoach.cli.common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from storycoach.bank import Bank
     from storycoach.coverage import CoverageReport, QuestionCoverage
 
 _STYLE = {"gap": "bold red", "thin": "yellow", "covered": "green"}
@@ -130,19 +132,28 @@ def coverage(
         raise fail(f"{file}: a FILE argument is only for --markdown (use --html FILE for HTML)")
     if as_json and to_stdout:
         raise fail("--json and --markdown both print to standard output; give --markdown a FILE")
-    settings = _model_settings() if llm else None
+    if llm:
+        from storycoach.linking import link_settings
+
+        settings = link_settings()
+    else:
+        settings = None
 
     bank = open_bank()
     when = _today(today)
     report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
-    run, model_error = _ask_model(bank, report, settings) if settings else (None, None)
+    run, model_error = None, None
+    if settings is not None:
+        from storycoach.linking import ask_model
+
+        run, model_error = ask_model(bank, report, settings)
     linked: list[dict[str, Any]] = []
     if accept and model_error is None:
         linked = _accept(bank, report, yes=yes, quiet=as_json or to_stdout, llm=llm)
         if linked:
             report = load_coverage(bank, today=when, role=role, marker=marker, level=level)
             if run is not None:  # the same proposals on the new map: no second request
-                from storycoach.coverage import apply_links
+                from storycoach.linking import apply_links
 
                 apply_links(report, run)
 
@@ -183,36 +194,6 @@ def coverage(
         raise typer.Exit(3)
 
 
-def _model_settings() -> Any:
-    """The model settings for --llm; without a key or base URL, one line and exit 2."""
-    from storycoach.settings import load_settings
-
-    settings = load_settings()
-    if not settings.enabled:
-        raise fail(
-            "coverage --llm needs a model, and none is configured. Set OPENAI_API_KEY "
-            "(or OPENAI_BASE_URL for a local server), or use the offline suggestions: "
-            "storycoach coverage"
-        )
-    return settings
-
-
-def _ask_model(bank: Any, report: CoverageReport, settings: Any) -> tuple[Any, str | None]:
-    """The model's proposals on the report's rows: (the run, None), or (None, the error line)
-    with the offline report untouched but for `report.llm["error"]`."""
-    from storycoach.coach import Coach
-    from storycoach.coverage import apply_links, propose_links
-    from storycoach.errors import ModelError
-
-    try:
-        run = propose_links(bank, report, Coach(settings))
-    except ModelError as error:
-        report.llm = {"model": settings.model, "error": str(error)}
-        return None, str(error)
-    apply_links(report, run)
-    return run, None
-
-
 def _llm_summary(info: dict[str, Any]) -> str:
     """One line on what the model was asked and what it cost."""
     model = info["model"]
@@ -248,12 +229,10 @@ def _write(path: Path | None, text: str) -> None:
 
 
 def _accept(
-    bank: Any, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
+    bank: Bank, report: CoverageReport, *, yes: bool, quiet: bool, llm: bool = False
 ) -> list[dict[str, Any]]:
     """Link the planned suggestions (the model's with --llm); a terminal user confirms first
     unless --yes."""
-    from rich.markup import escape
-
     from storycoach.coverage import ACCEPT_MIN_CONFIDENCE, plan_accept
 
     plan = plan_accept(report, llm=llm)
@@ -276,12 +255,10 @@ def _accept(
         if not typer.confirm(f"Add these {len(plan)} links?", default=True):
             out.print("No links added.")
             return []
-    linked = []
+    from storycoach.linking import accept_links
+
+    linked = accept_links(bank, plan, llm=llm)
     for qid, s in plan:
-        bank.link(s.story_id, questions=[qid])
-        linked.append({"story": s.story_id, "question": qid, "reason": s.reason})
-        if llm:
-            linked[-1]["source"] = "llm"
         out.print(
             f"Linked #{s.story_id} {escape(s.title)} -> {qid} [dim]({escape(s.reason)})[/dim]"
         )
@@ -300,7 +277,6 @@ def _summary(report: CoverageReport) -> str:
 
 def render(report: CoverageReport, out: Console) -> None:
     """The map as rich tables: questions (gaps first), markers, then what needs attention."""
-    from rich.markup import escape
     from rich.table import Table
 
     from storycoach.coverage import BANK_TARGET, FRESH_MONTHS, OVERUSE_LIMIT
@@ -359,8 +335,6 @@ def render(report: CoverageReport, out: Console) -> None:
 
 
 def _question_cell(row: QuestionCoverage) -> str:
-    from rich.markup import escape
-
     lines = [f"[bold]{row.id}[/bold] {escape(row.question.text)}"]
     if row.status != "covered":
         label, text = row.probing
@@ -411,35 +385,17 @@ def practice(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.coverage import load_coverage, normalize_level, weakest
-    from storycoach.reviewing import ReviewInput, review_inputs
+    from storycoach.models import normalize_level
+    from storycoach.practice import pick_question, practise
 
     bank = open_bank()
     level = normalize_level(level)
-    when = _today(today)
-    if question:
-        bank.question(question)  # an unknown id fails here, with close matches
-        report = load_coverage(bank, today=when, suggest=False)
-        row = next(r for r in report.questions if r.id == question)
-        _add_suggestions(bank, row, when)
-    else:
-        report = load_coverage(
-            bank, today=when, role=role, marker=marker, level=level, suggest=False
-        )
-        row = weakest(report, bank.practice_counts())
-        _add_suggestions(bank, row, when)
-
+    row, report = pick_question(
+        bank, question=question, role=role, marker=marker, level=level, today=_today(today)
+    )
     out = err_console() if as_json else console()
     _show_prompt(out, row, level, report)
-    answer = _read_answer(row, level)
-    if not answer.strip():
-        raise fail("nothing to review: the answer was empty")
-
-    batch = review_inputs(
-        bank,
-        [ReviewInput(label=f"practice:{row.id}", text=answer, question_id=row.id, level=level)],
-        offline=offline,
-    )
+    batch = practise(bank, row, _read_answer(row, level), level=level, offline=offline)
     if as_json:
         result = batch.results[0].model_dump(mode="json")
         emit_json(result)
@@ -462,30 +418,18 @@ def practice(
     raise typer.Exit(batch.exit_code)
 
 
-def _add_suggestions(bank: Any, row: QuestionCoverage, when: date | None) -> None:
-    """Suggestions for the one practised question only (cheap: one query)."""
-    if row.status == "covered":
-        return
-    from storycoach.coverage import compute_coverage
-
-    one = compute_coverage(
-        [row.question], bank.markers(), bank.stories(), bank.latest_verdicts(), today=when
-    )
-    row.suggestions = one.questions[0].suggestions
-
-
-def _show_prompt(out: Console, row: QuestionCoverage, level: str | None, report: Any) -> None:
-    from rich.markup import escape
-
+def _show_prompt(
+    out: Console, row: QuestionCoverage, level: str | None, report: CoverageReport
+) -> None:
     from storycoach.cli.questions import print_probes
-    from storycoach.coverage import bands_for
+    from storycoach.levels import load_levels
 
     q = row.question
     style = _STYLE[row.status]
     out.print(f"[bold]Practice[/bold] {q.id} [{style}]({row.status})[/]")
     out.print(f"[bold]{escape(q.text)}[/bold]")
     print_probes(out, q)
-    bands = bands_for([level] if level else q.levels)
+    bands = load_levels().covering([level] if level else q.levels)
     for band in bands:
         out.print(f"[dim]At {escape(band.name)}:[/dim] {escape(band.expects)}")
     titles = report.titles

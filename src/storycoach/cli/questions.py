@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-_CONTRACT = ("id", "text", "company", "roles", "difficulty", "tags", "markers", "probes")
-
 
 @app.command("list")
 def list_(
@@ -121,7 +119,7 @@ def add(
             tags=tag or [],
             markers=marker or [],
             themes=theme or [],
-            levels=[lv.upper() for lv in level or []],
+            levels=level or [],
             probes=probe or [],
         )
     except ValidationError as error:

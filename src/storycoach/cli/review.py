@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -57,7 +57,7 @@ def review(
 
     Exit codes: 0 pass, 1 fail, 2 bad input, 3 the model failed (the offline review stands).
     """
-    from storycoach.reviewing import ReviewInput, review_inputs, story_input
+    from storycoach.reviewing import ReviewInput, review_inputs, story_inputs
     from storycoach.storyfile import read_text
 
     files = files or []
@@ -71,18 +71,9 @@ def review(
     inputs = [
         ReviewInput(label=f, text=read_text(f), question_id=question, level=level) for f in files
     ]
-    chosen = [bank.story(i) for i in dict.fromkeys(story or [])]
-    if all_stories:  # a story named with --story too is reviewed (and paid for) once
-        named = {s.id for s in chosen}
-        chosen += [
-            s for s in bank.stories(question=question, include_retired=False) if s.id not in named
-        ]
-        if not chosen:
-            raise fail("no stories to review" + (f" linked to {question}" if question else ""))
-    for s in chosen:
-        item = story_input(s, question)
-        item.level = level or item.level
-        inputs.append(item)
+    inputs += story_inputs(
+        bank, story or [], all_stories=all_stories, question=question, level=level
+    )
 
     if len(inputs) > 1 and not as_json and sys.stderr.isatty():
         from rich.progress import Progress
@@ -164,6 +155,8 @@ def render_item(item: ReviewItem) -> None:
             scores.add_row(c.criterion, f"{c.score}/5", escape(c.quote), escape(c.fix))
         out.print(scores)
         out.print(f"[bold]Model verdict:[/bold] {llm.verdict}: {escape(llm.reason)}")
+        if llm.weakest_sentence:
+            out.print(f'[bold]Weakest sentence:[/bold] "{escape(llm.weakest_sentence)}"')
         if llm.rewrite:
             out.print(f"[bold]Rewrite the weakest sentence:[/bold] {escape(llm.rewrite)}")
         usage = [
@@ -195,15 +188,20 @@ def history(
     ] = None,
     story: Annotated[int | None, typer.Option("--story", "-s", help="Only this story.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many reviews.")] = 50,
+    mock: Annotated[bool, typer.Option("--mock", help="List mock rounds instead.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stored reviews, newest first, with model usage and cost."""
-    bank = open_bank()
-    if question:
-        bank.question(question)
-    rows = bank.reviews(question=question, story=story, limit=limit)
+    """Stored reviews, newest first, with model usage and cost (`--mock`: mock rounds)."""
+    if mock:
+        from storycoach.cli.mock import history as mock_history
+
+        mock_history(limit, as_json)
+        return
+    from storycoach.history import review_history
+
+    rows = review_history(open_bank(), question=question, story=story, limit=limit)
     if as_json:
-        emit_json([_history_row(r) for r in rows])
+        emit_json(rows)
         return
     if not rows:
         console().print("No reviews yet. Try: storycoach review draft.md")
@@ -214,8 +212,7 @@ def history(
         "id", "when", "input", "question", "level", "verdict", "errors", "warnings", "model",
         box=None,
     )  # fmt: skip
-    for r in rows:
-        row = _history_row(r)
+    for row in rows:
         style = "green" if row["verdict"] == "pass" else "red"
         table.add_row(
             str(row["id"]),
@@ -231,48 +228,7 @@ def history(
     console().print(table)
 
 
-def _history_row(r: dict) -> dict:
-    findings = r["findings"]
-    llm = r["llm"] or {}
-    scores = [c["score"] for c in llm.get("criteria", [])]
-    calls = r["calls"]
-    return {
-        "id": r["id"],
-        "created": r["created"],
-        "path": r["path"],
-        "story_id": r["story_id"],
-        "question": r["question_id"],
-        "level": r["level"],
-        "verdict": r["verdict"],
-        "errors": sum(f.severity == "error" for f in findings),
-        "warnings": sum(f.severity == "warning" for f in findings),
-        "rules": sorted({f.rule for f in findings}),
-        "draft_hash": r["draft_hash"],
-        "llm_status": r["llm_status"],
-        "llm_model": llm.get("model"),
-        "llm_mean_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "calls": [
-            {
-                k: c[k]
-                for k in (
-                    "model",
-                    "status",
-                    "error",
-                    "tokens_in",
-                    "tokens_out",
-                    "latency_ms",
-                    "cost_usd",
-                )
-            }
-            for c in calls
-        ],
-        "tokens_in": sum(c["tokens_in"] or 0 for c in calls),
-        "tokens_out": sum(c["tokens_out"] or 0 for c in calls),
-        "cost_usd": round(sum(c["cost_usd"] or 0 for c in calls), 6) or None,
-    }
-
-
-def _model_summary(row: dict) -> str:
+def _model_summary(row: dict[str, Any]) -> str:
     if row["llm_status"] in (None, "skipped"):
         return "[dim]offline[/dim]"
     if row["llm_status"] == "failed":

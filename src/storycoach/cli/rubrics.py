@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from storycoach.cli.common import JsonOption, console, emit_json
+from storycoach.cli.common import JsonOption, console, emit_json, escape
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -57,8 +57,6 @@ def show(
         data["path"] = str(criterion.path) if criterion.path else None
         emit_json(data)
         return
-    from rich.markup import escape
-
     out = console()
     out.print(f"[bold]{criterion.id}[/bold]  {escape(criterion.title)}")
     rows = [

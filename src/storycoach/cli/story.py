@@ -70,7 +70,7 @@ def _field_options(
         "people": person,
         "metrics": metric,
         "tags": tag,
-        "level": level.upper() if level else None,
+        "level": level,
         "questions": question,
         "markers": marker,
     }
@@ -157,10 +157,22 @@ def add(
             "--from", help="Read a story file (Markdown, front matter, STAR headings); - is stdin."
         ),
     ] = None,
+    from_mock: Annotated[
+        int | None,
+        typer.Option(
+            "--from-mock",
+            metavar="SESSION",
+            help="Save a mock round's improved draft, linked to its question.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a story from flags, a story file, stdin, or (in a terminal) your $EDITOR."""
+    """Add a story from flags, a story file, stdin, a mock round, or (in a terminal) $EDITOR."""
     from storycoach.storyfile import TEMPLATE, read_text, story_from_fields, story_from_text
+
+    if from_mock is not None:
+        _add_from_mock(from_mock, as_json)
+        return
 
     fields = _field_options(
         title, situation, task, action, result, reflection, when, company, team,
@@ -175,9 +187,10 @@ def add(
     elif {"title", "situation", "task", "action", "result"} & fields.keys():
         story = story_from_fields(fields, "the story")
     elif interactive():
-        story = _edit_in_editor(TEMPLATE)
-        if story is None:
+        edited = _edit_in_editor(TEMPLATE)
+        if edited is None:
             raise fail("nothing saved (the template was left empty)", 1)
+        story = edited
     else:
         raise fail(
             "give the story as --title/--situation/--task/--action/--result, "
@@ -192,6 +205,32 @@ def add(
             console().print(
                 f"Link it to a question: storycoach story link {saved.id} --question ID"
             )
+
+
+def _add_from_mock(session_id: int, as_json: bool) -> None:
+    """`story add --from-mock`: the improved draft as a story; in a terminal, a draft that
+    lacks a STAR part opens in $EDITOR to fill it in."""
+    from storycoach.errors import StorycoachError
+    from storycoach.mock import session_story_text, story_from_session
+
+    bank = open_bank()
+    session = bank.mock_session(session_id)
+    try:
+        story = story_from_session(session)
+    except StorycoachError:
+        if not interactive():
+            raise
+        edited = _edit_in_editor(session_story_text(session))
+        if edited is None:
+            raise fail("nothing saved (the draft was left as it was)", 1) from None
+        story = edited
+    saved = bank.add_story(story)
+    if as_json:
+        emit_json(saved)
+    else:
+        console().print(
+            f"Added story #{saved.id} from mock session #{session_id}: {escape(saved.title)}"
+        )
 
 
 @app.command("list")
@@ -278,6 +317,14 @@ def edit(
     from_file: Annotated[
         str | None, typer.Option("--from", help="Replace with a story file.")
     ] = None,
+    from_mock: Annotated[
+        int | None,
+        typer.Option(
+            "--from-mock",
+            metavar="SESSION",
+            help="Replace the STAR parts with a mock round's improved draft.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a story: by flags, from a file, or in $EDITOR when no flag is given."""
@@ -285,6 +332,18 @@ def edit(
 
     bank = open_bank()
     current = bank.story(story_id)
+    if from_mock is not None:
+        from storycoach.mock import story_from_session
+
+        story = story_from_session(bank.mock_session(from_mock), base=current)
+        saved = bank.update_story(story_id, story)
+        if as_json:
+            emit_json(saved)
+        else:
+            console().print(
+                f"Updated story #{saved.id} from mock session #{from_mock}: {escape(saved.title)}"
+            )
+        return
     fields = _field_options(
         title, situation, task, action, result, reflection, when, company, team,
         person, metric, tag, level, None, None,
@@ -298,12 +357,13 @@ def edit(
         base = current.model_dump(exclude={"id", "created", "updated"})
         story = story_from_fields({**base, **fields})
     elif interactive():
-        story = _edit_in_editor(
+        edited = _edit_in_editor(
             story_to_text(current), retry=f"storycoach story edit {story_id} --from"
         )
-        if story is None:
+        if edited is None:
             console().print("No changes.")
             return
+        story = edited
     else:
         raise fail("nothing to change: give field flags or --from FILE")
     saved = bank.update_story(story_id, story)

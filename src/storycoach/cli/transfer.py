@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from storycoach.cli.common import console, emit_json, escape, open_bank
+from storycoach.cli.common import JsonOption, console, emit_json, escape, open_bank
 
 
 def export(
@@ -32,7 +32,7 @@ def export(
 
 def import_(
     file: Annotated[str, typer.Argument(help="An export file; - reads standard input.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import an export file. All or nothing: a bad file changes nothing."""
     from storycoach.errors import StorycoachError

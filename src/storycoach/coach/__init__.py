@@ -3,7 +3,7 @@
 One module per concern:
 
 - `client`: `make_client` (the only place `openai` is imported, lazily), `ModelClient` with the
-  retry, backoff and repair loop, and `CallRecord`, one per attempt;
+  retry, backoff and repair loop, which returns a `CallRecord` per attempt;
 - `prompts`: prompt files (system message, `<!-- user -->`, user message; `string.Template`),
   the level bands, and `strict_schema`, the one builder of response schemas;
 - `review`: the request for one draft and the answer read back as an `LlmReview`;
@@ -11,16 +11,18 @@ One module per concern:
 - `redact`: names swapped for PERSON_n before sending and restored after;
 - `quotes`: where a quoted span sits in the draft;
 - `judge`: the model's review merged with the rubric findings, and the verdict;
+- `followup`: the mock round's requests (the next follow-up question, the rewrite);
 - `service`: `Coach`, the one object the core holds.
 
 Importing this package does not import `openai`: offline commands do not pay ~0.3 s for it.
 """
 
-from storycoach.coach.client import CallRecord, ModelClient, make_client
+from storycoach.coach.client import ModelClient, make_client
 from storycoach.coach.judge import INJECTION, merge, verdict
 from storycoach.coach.links import LinkAnswer, LinkProposal, LinkRequest
 from storycoach.coach.prompts import PromptError, render_template, strict_schema
 from storycoach.coach.service import Coach
+from storycoach.models import CallRecord
 
 __all__ = [
     "INJECTION",

@@ -18,15 +18,13 @@ never pay ~0.3 s for it.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import random
 import re
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,10 +32,12 @@ from pydantic import BaseModel, ValidationError
 
 from storycoach.coach.prompts import json_format, strict_schema
 from storycoach.errors import ModelError, StorycoachError, first_error
+from storycoach.models import CallRecord
 from storycoach.settings import Settings, estimate_cost
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletion
 
 #: The longest `Retry-After` we honour; a server asking for more is not retried.
 MAX_RETRY_AFTER = 60.0
@@ -52,19 +52,6 @@ REPAIR_ECHO = 8000
 _M = TypeVar("_M", bound=BaseModel)
 
 
-@dataclass
-class CallRecord:
-    """One request to the model, as stored in `llm_calls`. Never holds the key or the draft."""
-
-    model: str
-    status: str  # "ok" | "error" | "retry"
-    error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    latency_ms: int | None = None
-    cost_usd: float | None = None
-
-
 def make_client(settings: Settings) -> openai.OpenAI:
     """The one place an OpenAI client is built (and `openai` imported).
 
@@ -74,7 +61,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
     """
     if not settings.enabled:
         raise StorycoachError(settings.hint)
-    openai = _import_openai()
+    import openai  # the only import of openai, and only here: ~0.3 s offline commands never pay
 
     key = settings.api_key.get_secret_value() if settings.api_key else PLACEHOLDER_KEY
     return openai.OpenAI(
@@ -85,30 +72,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
     )
 
 
-def _import_openai() -> Any:
-    """`import openai` with the cyclic GC paused, then `gc.freeze()`.
-
-    The SDK builds ~2,000 pydantic classes on import; they live until exit anyway, but the
-    collector walks them repeatedly during the import and once more at interpreter exit. In
-    a CLI run that is ~0.1 s of the import and ~0.2 s of exit (measured with
-    bench/bench_llm_bulk.py). Freezing moves everything alive now to the permanent
-    generation: only cyclic garbage created before this point is never collected.
-    """
-    fresh = "openai" not in sys.modules
-    was_enabled = gc.isenabled()
-    if fresh:
-        gc.disable()
-    try:
-        import openai  # a plain import: waits if another thread is mid-import
-    finally:
-        if fresh:
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
-    return openai
-
-
-def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> Any:
+def _create(client: openai.OpenAI, *, body: dict[str, Any]) -> ChatCompletion:
     """`POST /chat/completions`, parsed into the SDK's `ChatCompletion`.
 
     The same request `client.chat.completions.create(**body)` sends, through the SDK's
@@ -276,19 +240,30 @@ class ModelClient:
         except Exception as error:  # classified; unknown errors re-raise
             latency = _ms(started)
             fault = self._classify(error)
-            calls.append(CallRecord(model, "retry", fault.record, latency_ms=latency))
+            calls.append(
+                CallRecord(model=model, status="retry", error=fault.record, latency_ms=latency)
+            )
             return fault
         latency = _ms(started)
         usage = getattr(completion, "usage", None)
         tokens_in = _int_or_none(getattr(usage, "prompt_tokens", None))
         tokens_out = _int_or_none(getattr(usage, "completion_tokens", None))
         cost = estimate_cost(model, tokens_in, tokens_out)
-        calls.append(CallRecord(model, "ok", None, tokens_in, tokens_out, latency, cost))
+        calls.append(
+            CallRecord(
+                model=model,
+                status="ok",
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency,
+                cost_usd=cost,
+            )
+        )
         return completion
 
     def _check(
         self,
-        completion: Any,
+        completion: ChatCompletion,
         schema_model: type[_M],
         check: Callable[[_M], None] | None,
         task: str,
@@ -309,13 +284,14 @@ class ModelClient:
             raise _GiveUp(
                 f"the model refused to {task} (model {model}): {clip(message.refusal)}", "refusal"
             )
-        if choice.finish_reason == "length":
+        finish_reason = getattr(choice, "finish_reason", None)
+        if finish_reason == "length":
             raise _GiveUp(
                 f"the model's answer was cut off at its output limit "
                 f"(finish_reason=length, model {model})",
                 "truncated (finish_reason=length)",
             )
-        if choice.finish_reason == "content_filter":
+        if finish_reason == "content_filter":
             raise _GiveUp(
                 f"the model's content filter stopped the answer (model {model})", "content filter"
             )
@@ -368,18 +344,16 @@ class ModelClient:
         return _Fault(False, record, f"the model server rejected the request ({status}){suffix}")
 
     def _backoff(self, retries: int) -> float:
-        return min(BACKOFF_CAP, BACKOFF_BASE * 2**retries) * (0.5 + self._jitter() / 2)
+        return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**retries) * (0.5 + self._jitter() / 2)
 
     def _give_up(self, message: str, calls: list[CallRecord]) -> ModelError:
         if calls:
             calls[-1].status = "error"
-        error = ModelError(self._scrub(message))
-        error.calls = calls  # type: ignore[attr-defined]
-        return error
+        return ModelError(self._scrub(message), calls)
 
 
 def _repair(
-    messages: Sequence[dict[str, str]], completion: Any, bad: _BadAnswer
+    messages: Sequence[dict[str, str]], completion: ChatCompletion, bad: _BadAnswer
 ) -> list[dict[str, str]]:
     """The first request again, the rejected answer (clipped: a runaway answer must not be paid
     for twice) and what was wrong with it."""
@@ -398,7 +372,7 @@ def _repair(
     ]
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds; dates are ignored)."""
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
@@ -413,7 +387,7 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _server_detail(error: Any) -> str:
+def _server_detail(error: openai.APIStatusError) -> str:
     body = getattr(error, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -435,9 +409,3 @@ def _int_or_none(value: Any) -> int | None:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def total(values: Iterable[int | None]) -> int | None:
-    """The sum of the known values; None when none is known."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None

@@ -13,13 +13,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from storycoach.coach.client import clip
 from storycoach.coach.prompts import CHARS_PER_TOKEN, bank_data, load_prompt, strict_schema
-from storycoach.models import Question
+from storycoach.models import Question, StoredStory, Story
 
 #: The prompt for `coverage --llm`, in the prompts directory.
 LINKS_PROMPT = "suggest_links.md"
@@ -76,13 +76,11 @@ class LinkRequest:
     key: str
 
 
-def story_summary(story: Any, words: int = SUMMARY_WORDS) -> str:
+def story_summary(story: Story, words: int = SUMMARY_WORDS) -> str:
     """The story's STAR text in at most `words` words, shared fairly between the four parts
     (a long situation cannot crowd out the action and result), "…" where a part was cut."""
-    parts = [
-        (label, (getattr(story, name) or "").split())
-        for label, name in (("S", "situation"), ("T", "task"), ("A", "action"), ("R", "result"))
-    ]
+    star = (("S", story.situation), ("T", story.task), ("A", story.action), ("R", story.result))
+    parts = [(label, text.split()) for label, text in star]
     take = dict.fromkeys(range(len(parts)), 0)
     left = words
     open_ = [i for i, (_, w) in enumerate(parts) if w]
@@ -101,7 +99,7 @@ def story_summary(story: Any, words: int = SUMMARY_WORDS) -> str:
     return " ".join(out)
 
 
-def _format_link_stories(stories: Sequence[Any]) -> str:
+def _format_link_stories(stories: Sequence[StoredStory]) -> str:
     lines = []
     for s in stories:
         lines.append(f"#{s.id} {bank_data(clip(s.title, TITLE_CHARS))}")
@@ -145,7 +143,7 @@ def filter_links(answer: LinkAnswer, offered: dict[str, tuple[int, ...]]) -> lis
 def link_request(
     prompts_dir: Path,
     asks: Sequence[tuple[Question, Sequence[int]]],
-    stories: Sequence[Any],
+    stories: Sequence[StoredStory],
     *,
     model: str,
     endpoint: str,

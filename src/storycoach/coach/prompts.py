@@ -3,7 +3,7 @@
 Every prompt is one Markdown file in `prompts/`: the system message, a line reading
 `<!-- user -->`, then the user message, both rendered with `string.Template` (`$name`, `$$` for a
 literal dollar sign). Prompts can be read, diffed and tuned without touching code; the level
-bands they cite are `prompts/levels.toml`.
+bands they cite are `prompts/levels.toml` (`storycoach.levels`).
 
 Every answer is a pydantic model, and `strict_schema` is the one way its JSON schema for strict
 structured outputs is built.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -85,24 +84,6 @@ def load_prompt(path: Path) -> Prompt:
     return Prompt(path.name, parts[0].strip(), parts[1].strip(), data)
 
 
-@cache
-def load_levels(path: Path) -> tuple[dict[str, dict[str, Any]], str, bytes]:
-    """The level bands of `levels.toml` by level, the default level, and the file's bytes."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PromptError(f"the prompt file {path} is missing") from None
-    try:
-        levels = tomllib.loads(data.decode("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise PromptError(f"the prompt file {path}: {error}") from None
-    bands = {}
-    for key, band in levels.get("bands", {}).items():
-        for level in band.get("levels", [key]):
-            bands[level] = band
-    return bands, str(levels.get("default", "E5")), data
-
-
 def digest(*parts: tuple[str, bytes]) -> str:
     """sha256 over named file contents, for cache keys."""
     sha = hashlib.sha256()
@@ -124,7 +105,7 @@ def strict_schema(schema_model: type[BaseModel]) -> dict[str, Any]:
             return [clean(v) for v in node]
         if not isinstance(node, dict):
             return node
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if key in ("title", "description", "$defs", "default"):
                 continue

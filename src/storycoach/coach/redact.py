@@ -28,9 +28,9 @@ def detect_names(draft: str, known: Iterable[str]) -> list[str]:
     names.update(people_names(draft, redact=True))
     found = []
     for name in names:
-        match = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", draft)
-        if match:
-            found.append((match.start(), -len(name), name))
+        hit = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", draft)
+        if hit:
+            found.append((hit.start(), -len(name), name))
     return [name for _, _, name in sorted(found)]
 
 

@@ -14,35 +14,31 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from storycoach.coach.client import CallRecord, total
 from storycoach.coach.judge import INJECTION
 from storycoach.coach.prompts import (
     PromptError,
     digest,
     fence,
-    load_levels,
     load_prompt,
     strict_schema,
     unfence,
 )
 from storycoach.coach.quotes import locate
 from storycoach.coach.redact import Redaction
-from storycoach.models import CriterionScore, LlmReview, Question
+from storycoach.levels import LEVELS_FILE, load_levels
+from storycoach.models import CallRecord, CriterionScore, LlmReview, Question, known_sum, usage_cost
+
+if TYPE_CHECKING:
+    from storycoach.rubric.model import Criterion
 
 #: Bump when the request or the answer's interpretation changes, so old cache entries expire.
 CACHE_VERSION = 1
 #: The review prompt and the level bands it cites, in the prompts directory.
 REVIEW_PROMPT = "review.md"
-LEVELS_FILE = "levels.toml"
-#: Criteria the model does not score: they are arithmetic on facts the model cannot see or
-#: does badly (the word count; today's date against the story's), which the rubric engine
-#: checks exactly. Sending them would cost ~100 input tokens each and invite spurious fails.
-#: Text aimed at the grader has the model's own check (`judge_instructions`) on top.
-DETERMINISTIC_ONLY = frozenset({"spoken-length", "story-age", "addresses-grader"})
 
 
 class Judgement(BaseModel):
@@ -97,14 +93,11 @@ def check_criteria(answer: Answer, criterion_ids: Sequence[str]) -> None:
         raise ValueError(f"criteria: unknown {extra}")
 
 
-def judged(criteria: Sequence[Any]) -> list[Any]:
-    """The criteria the model scores: all applicable ones but `DETERMINISTIC_ONLY`, or those
-    whose rubric file says `llm = false` (honoured if the rubric model grows that field)."""
-    return [
-        c
-        for c in criteria
-        if c.id not in DETERMINISTIC_ONLY and getattr(c, "llm", True) is not False
-    ]
+def judged(criteria: Sequence[Criterion]) -> list[Criterion]:
+    """The criteria the model scores: those whose rubric file does not say `llm = false`
+    (arithmetic on facts the model cannot see or does badly, such as a word count or today's
+    date against the story's, which the rubric engine checks exactly)."""
+    return [c for c in criteria if c.llm]
 
 
 def format_question(question: Question | None) -> str:
@@ -119,7 +112,7 @@ def format_question(question: Question | None) -> str:
     return "\n".join(lines)
 
 
-def format_criteria(criteria: Sequence[Any]) -> str:
+def format_criteria(criteria: Sequence[Criterion]) -> str:
     if not criteria:
         return "(none: give the criteria object no entries)"
     blocks = []
@@ -133,24 +126,22 @@ def build_messages(
     prompts_dir: Path,
     draft: str,
     *,
-    criteria: Sequence[Any],
+    criteria: Sequence[Criterion],
     question: Question | None,
     level: str | None,
 ) -> list[dict[str, str]]:
     """The system and user messages for one draft (already redacted if need be)."""
     prompt = load_prompt(prompts_dir / REVIEW_PROMPT)
-    bands, default_level, _ = load_levels(prompts_dir / LEVELS_FILE)
-    band = bands.get(level or default_level)
+    levels = load_levels(prompts_dir / LEVELS_FILE)
+    band = levels.band(level or levels.default)
     if band is None:
         raise PromptError(f"levels.toml has no band for level {level!r}")
-    band_name = band.get("name", level)
-    if level is None:
-        band_name = f"not given; judge against {band_name}"
+    band_name = band.name if level else f"not given; judge against {band.name}"
     return prompt.render(
         {
             "question": format_question(question),
             "level_band": band_name,
-            "level_expects": band.get("expects", ""),
+            "level_expects": band.expects,
             "criteria": format_criteria(judged(criteria)),
             "draft": fence(draft),
         }
@@ -160,8 +151,8 @@ def build_messages(
 def prompts_digest(prompts_dir: Path) -> str:
     """A digest of the files that shape a review (and no other prompt's)."""
     prompt = load_prompt(prompts_dir / REVIEW_PROMPT)
-    *_, levels = load_levels(prompts_dir / LEVELS_FILE)
-    return digest((REVIEW_PROMPT, prompt.data), (LEVELS_FILE, levels))
+    levels = load_levels(prompts_dir / LEVELS_FILE)
+    return digest((REVIEW_PROMPT, prompt.data), (LEVELS_FILE, levels.model_dump_json().encode()))
 
 
 def cache_key(
@@ -170,7 +161,7 @@ def cache_key(
     *,
     model: str,
     endpoint: str,
-    criteria: Sequence[Any],
+    criteria: Sequence[Criterion],
     question: Question | None,
     level: str | None,
 ) -> str:
@@ -198,17 +189,15 @@ def cache_key(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _criterion_fingerprint(criterion: Any) -> Any:
+def _criterion_fingerprint(criterion: Criterion) -> dict[str, Any]:
     """A criterion's rubric file bytes when it has one (what the engine read), else its fields."""
-    path = getattr(criterion, "path", None)
-    if path is not None:
+    if criterion.path is not None:
         try:
-            return {"id": criterion.id, "file": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+            digest = hashlib.sha256(criterion.path.read_bytes()).hexdigest()
+            return {"id": criterion.id, "file": digest}
         except OSError:
             pass
-    if isinstance(criterion, BaseModel):
-        return criterion.model_dump(mode="json")
-    return {k: v for k, v in vars(criterion).items() if not k.startswith("_")}
+    return criterion.model_dump(mode="json")
 
 
 @dataclass
@@ -225,7 +214,7 @@ def review_request(
     prompts_dir: Path,
     draft: str,
     *,
-    criteria: Sequence[Any],
+    criteria: Sequence[Criterion],
     question: Question | None,
     level: str | None,
     redact: bool,
@@ -273,15 +262,15 @@ def to_review(
                 )
             )
             break
-    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
     return LlmReview(
         model=model,
         criteria=scores,
         verdict=answer.verdict,
         reason=restore(unfence(answer.reason)),
+        weakest_sentence=verbatim(answer.weakest_sentence),
         rewrite=restore(unfence(answer.rewrite)),
-        tokens_in=total(c.tokens_in for c in calls),
-        tokens_out=total(c.tokens_out for c in calls),
+        tokens_in=known_sum(c.tokens_in for c in calls),
+        tokens_out=known_sum(c.tokens_out for c in calls),
         latency_ms=sum(c.latency_ms or 0 for c in calls),
-        cost_usd=round(sum(costs), 8) if costs else None,
+        cost_usd=usage_cost(calls),
     )

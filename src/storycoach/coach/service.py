@@ -13,17 +13,19 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from storycoach.coach import links, review
-from storycoach.coach.client import CallRecord, ModelClient
+from storycoach.coach.client import ModelClient
 from storycoach.coach.prompts import CHARS_PER_TOKEN, json_format
-from storycoach.models import LlmReview, Question
+from storycoach.models import CallRecord, LlmReview, Question, StoredStory
 from storycoach.resources import resource_dir
 from storycoach.settings import Settings
 
 if TYPE_CHECKING:
     import openai
+
+    from storycoach.rubric.model import Criterion
 
 
 class Coach(ModelClient):
@@ -52,7 +54,7 @@ class Coach(ModelClient):
         self,
         draft: str,
         *,
-        criteria: Sequence[Any],
+        criteria: Sequence[Criterion],
         question: Question | None,
         level: str | None,
     ) -> list[dict[str, str]]:
@@ -62,7 +64,7 @@ class Coach(ModelClient):
         )
 
     def instruction_tokens(
-        self, *, criteria: Sequence[Any], question: Question | None, level: str | None
+        self, *, criteria: Sequence[Criterion], question: Question | None, level: str | None
     ) -> int:
         """Estimated prompt size without the draft, at `CHARS_PER_TOKEN` characters a token.
 
@@ -71,7 +73,7 @@ class Coach(ModelClient):
         messages = self.build_messages("", criteria=criteria, question=question, level=level)
         return math.ceil(sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN)
 
-    def schema_tokens(self, criteria: Sequence[Any]) -> int:
+    def schema_tokens(self, criteria: Sequence[Criterion]) -> int:
         """Estimated size of the response schema sent with every request."""
         ids = [c.id for c in review.judged(criteria)]
         schema = json.dumps(
@@ -83,7 +85,7 @@ class Coach(ModelClient):
         self,
         draft: str,
         *,
-        criteria: Sequence[Any],
+        criteria: Sequence[Criterion],
         question: Question | None,
         level: str | None,
     ) -> str:
@@ -102,14 +104,14 @@ class Coach(ModelClient):
         self,
         draft: str,
         *,
-        criteria: Sequence[Any],
+        criteria: Sequence[Criterion],
         question: Question | None,
         level: str | None,
         redact: bool = False,
         redact_names: Iterable[str] | None = None,
     ) -> tuple[LlmReview, list[CallRecord]]:
         """One model review of `draft` against `criteria` (already filtered with `applicable`;
-        the model scores those of them not in `DETERMINISTIC_ONLY`).
+        the model scores those of them whose rubric file does not say `llm = false`).
 
         Returns the validated review and one `CallRecord` per attempt. Raises `ModelError` with
         `.calls` attached when the model cannot give a usable answer within the retry budget.
@@ -139,7 +141,7 @@ class Coach(ModelClient):
     # -- link suggestions --
 
     def link_request(
-        self, asks: Sequence[tuple[Question, Sequence[int]]], stories: Sequence[Any]
+        self, asks: Sequence[tuple[Question, Sequence[int]]], stories: Sequence[StoredStory]
     ) -> links.LinkRequest:
         """See `links.link_request`."""
         return links.link_request(

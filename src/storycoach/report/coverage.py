@@ -1,8 +1,12 @@
 """The coverage map as Markdown and as one self-contained HTML page.
 
-Both read a `CoverageReport` and nothing else, so they show exactly what `coverage --json`
-says. The HTML page is a `string.Template` (no template engine) with inline CSS, no scripts and
-no external assets, so it can be mailed, archived or printed as is. Every piece of user text
+Both read a `CoverageReport` and nothing else, so their statuses, stories, markers and offline
+suggestions are those of `coverage --json`. They leave out the model's proposals of
+`coverage --llm` (`llm_suggestions`): a report is a record of the bank, not of one model's
+opinion; `--json` carries them.
+
+The HTML page is a `string.Template` (no template engine) with inline CSS, no scripts and no
+external assets, so it can be mailed, archived or printed as is. Every piece of user text
 (story titles, question text, tags) goes through `html.escape`, in Markdown too, since Markdown
 viewers render raw HTML.
 """

@@ -55,9 +55,10 @@ def review_text(
 
 
 def _finding(
-    criterion: Criterion, hit: Hit, doc: Doc, level: str | None, line_offset: int
+    criterion: Criterion, hit: Hit, doc: Doc, level: Level | None, line_offset: int
 ) -> tuple[tuple[int, int], Finding]:
-    quote = None
+    quote = None  # the span exactly as it stands in the file (editors highlight it)
+    shown = None  # the same span as the rules read it, for the message
     line = column = None
     at = hit.pos
     if hit.start is not None and hit.end is not None:
@@ -67,14 +68,17 @@ def _finding(
         while end > start and doc.text[end - 1].isspace():
             end -= 1
         at = start
-        quote = doc.text[start:end] or None
+        shown = doc.text[start:end] or None
+        if shown is not None:
+            a, b = doc.source_span(start, end)
+            quote = doc.source[a:b]
     elif hit.start is not None:
         at = hit.start
     if at is not None:
         line, column = doc.line_col(at)
         line += line_offset
     template = criterion.messages.get(hit.kind, criterion.message)
-    fields: dict[str, Any] = {"quote": quote or "", **hit.fields}
+    fields: dict[str, Any] = {"quote": shown or "", **hit.fields}
     message = template.format_map(_Blank(fields)).strip()
     finding = Finding(
         rule=criterion.id,

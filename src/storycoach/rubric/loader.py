@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from storycoach.errors import describe
 from storycoach.rubric import cache
 from storycoach.rubric.detectors import REGISTRY, Detector
 from storycoach.rubric.detectors.base import D, Params
-from storycoach.rubric.model import Criterion, Example, RubricError, Why
+from storycoach.rubric.model import Criterion, Example, FollowUp, RubricError, Why
 
 #: Folders under the rubric directory that hold word lists, not criteria.
 DATA_DIRS = frozenset({"lexicon"})
@@ -106,7 +107,7 @@ def _load_file(path: Path, directory: Path) -> Criterion:
     try:
         criterion = Criterion.model_validate(data)
     except ValidationError as error:
-        raise RubricError(f"{label}: {_describe(error)}") from None
+        raise RubricError(f"{label}: {describe(error)}") from None
     detector_cls = REGISTRY.get(criterion.detector)
     if detector_cls is None:
         known = ", ".join(sorted(REGISTRY))
@@ -116,7 +117,7 @@ def _load_file(path: Path, directory: Path) -> Criterion:
     try:
         params = detector_cls.Params.model_validate(criterion.params)
     except ValidationError as error:
-        raise RubricError(f"{label}: {_describe(error, prefix='params')}") from None
+        raise RubricError(f"{label}: {describe(error, prefix='params')}") from None
     runner = _runner(detector_cls, params, path, directory, compile=True)
     criterion._path = path
     criterion._runner = runner
@@ -143,35 +144,6 @@ def _label(path: Path | None, directory: Path) -> str:
     if path is None:
         return str(directory)
     return str(Path(directory.name) / path.relative_to(directory))
-
-
-def _describe(error: ValidationError, prefix: str = "") -> str:
-    """Pydantic errors as ``field.path: message``, joined on one line."""
-    parts = []
-    for item in error.errors():
-        loc = [prefix] if prefix else []
-        for part in item["loc"]:
-            if isinstance(part, int) and loc:
-                loc[-1] = f"{loc[-1]}[{part}]"
-            else:
-                loc.append(str(part))
-        where = ".".join(loc)
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            message = "required field is missing"
-        elif item["type"] == "extra_forbidden":
-            message = "unknown field (typo?)"
-        elif not item["loc"] and ": " in message:
-            # A whole-file check names its own field: "examples: needs at least one ...".
-            field, message = message.split(": ", 1)
-            where = ".".join([*loc, field])
-        parts.append(f"{where or '(file)'}: {message}")
-    return "; ".join(_unique(parts))
-
-
-def _unique(items: list[Any]) -> list[Any]:
-    seen: set[Any] = set()
-    return [i for i in items if not (i in seen or seen.add(i))]
 
 
 # -- the disk cache ---------------------------------------------------------------------------
@@ -302,7 +274,7 @@ def _model_name(model: type[BaseModel]) -> str:
 
 def _models() -> dict[str, type[BaseModel]]:
     """The models a cache entry may name: the rubric file's and every detector's params."""
-    found: list[type[BaseModel]] = [Criterion, Why, Example]
+    found: list[type[BaseModel]] = [Criterion, Why, Example, FollowUp]
     pending: list[type[BaseModel]] = [Params]
     while pending:
         model = pending.pop()

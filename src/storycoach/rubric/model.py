@@ -50,47 +50,103 @@ class _Strict(BaseModel):
 class Why(_Strict):
     """Why the criterion exists, with the guide line it comes from, quoted."""
 
-    text: str
+    text: str = Field(description="The reason, in a sentence or two.")
     source: str = Field(description="The guide sentence this criterion comes from, quoted.")
 
 
 class Example(_Strict):
     """A draft (or a passage of one) the rule must flag (`bad`) or must leave alone (`good`)."""
 
-    verdict: Literal["bad", "good"]
-    text: str
-    note: str = ""
-    level: Level | None = None
-    story_when: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
-    today: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
-    markers: list[str] = Field(default_factory=list)
+    verdict: Literal["bad", "good"] = Field(description="Whether the rule must flag it.")
+    text: str = Field(description="The draft or passage; the tests run the rule on it.")
+    note: str = Field(default="", description="Why it is bad or good, for the docs.")
+    level: Level | None = Field(default=None, description="Target level to review it at.")
+    story_when: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}(-\d{2})?$",
+        description="The story's date (YYYY-MM or YYYY-MM-DD), for date rules.",
+    )
+    today: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}(-\d{2})?$",
+        description="The review date to pretend, for date rules.",
+    )
+    markers: list[str] = Field(
+        default_factory=list, description="Culture markers of the question it answers."
+    )
+
+
+#: STAR parts a follow-up answer can be placed in (L: reflection, what you learned).
+Part = Literal["S", "T", "A", "R", "L"]
+
+
+class FollowUp(_Strict):
+    """What an interviewer asks when this criterion is open, and where the answer belongs.
+
+    `ask` is a plain question; the mock round prefixes it with the quoted span when the finding
+    quotes one ("You said “my manager”. Who was that, by name, ...?"). `part` is the STAR part
+    of the story the answer is woven into in the improved draft.
+    """
+
+    ask: str
+    part: Part
+
+    @field_validator("ask")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        if not value.endswith("?"):
+            raise ValueError("must be a question (end with '?')")
+        if "{" in value or "}" in value:
+            raise ValueError("takes no placeholders: the quoted span is added by the round")
+        return value
 
 
 class Criterion(_Strict):
     """One rubric criterion: what it checks, why, how to score it, and which detector runs it."""
 
-    id: str
-    title: str
-    kind: Kind
-    severity: Severity
-    message: str
-    messages: dict[str, str] = Field(default_factory=dict)
-    why: Why
-    good: str
-    examples: list[Example]
-    levels: list[Level] = Field(default_factory=lambda: list(LEVELS))
-    severity_by_level: dict[Level, Severity] = Field(default_factory=dict)
+    id: str = Field(description="Kebab-case id, unique across the rubrics; findings carry it.")
+    title: str = Field(description="One line naming the quality it checks.")
+    kind: Kind = Field(description="Its group in the docs: core, structure or probe.")
+    severity: Severity = Field(description="Severity of its findings by default.")
+    message: str = Field(
+        description="The finding's message; {quote} and the detector's fields fill in."
+    )
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="Messages by hit kind, where a detector has several."
+    )
+    why: Why = Field(description="Why it exists, with the guide line it comes from.")
+    good: str = Field(description="What a good draft does; the LLM coach reads it too.")
+    examples: list[Example] = Field(
+        description="Drafts it must flag and must leave alone: at least one of each."
+    )
+    levels: list[Level] = Field(
+        default_factory=lambda: list(LEVELS), description="Target levels it runs at."
+    )
+    severity_by_level: dict[Level, Severity] = Field(
+        default_factory=dict, description="Severity overrides at some levels."
+    )
     severity_by_kind: dict[str, Severity] = Field(
         default_factory=dict,
         description="Hit kinds (keys of `messages`) with a severity of their own, at any level.",
     )
-    level_note: str = ""
-    themes: list[str] = Field(default_factory=list)
-    needs_question: bool = False
+    level_note: str = Field(default="", description="Why the severity changes with the level.")
+    themes: list[str] = Field(
+        default_factory=list, description="Question themes it probes; runs only for those."
+    )
+    needs_question: bool = Field(
+        default=False, description="Runs only when a question is given (implied by themes)."
+    )
     llm: bool = Field(default=True, description="Whether the LLM coach scores it too.")
-    detector: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    anchors: dict[int, str]
+    detector: str = Field(description="The detector that runs it (see below).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The detector's parameters (see below)."
+    )
+    anchors: dict[int, str] = Field(
+        description="What scores 1, 3 and 5 look like, for the LLM coach."
+    )
+    follow_up: FollowUp | None = Field(
+        default=None, description="The interviewer's follow-up question when this fires."
+    )
 
     _path: Path | None = PrivateAttr(default=None)
     _runner: Detector | None = PrivateAttr(default=None)
@@ -140,16 +196,16 @@ class Criterion(_Strict):
             raise RubricError(f"criterion {self.id!r} was not loaded with load_criteria()")
         return self._runner
 
-    def severity_for(self, level: str | None, kind: str | None = None) -> Severity:
+    def severity_for(self, level: Level | None, kind: str | None = None) -> Severity:
         """The severity at a target level (level bands may raise or lower the default), unless
         the hit's kind has its own ("far too short" is an error at every level)."""
         if kind is not None and kind in self.severity_by_kind:
             return self.severity_by_kind[kind]
         if level is None:
             return self.severity
-        return self.severity_by_level.get(level, self.severity)  # type: ignore[call-overload]
+        return self.severity_by_level.get(level, self.severity)
 
-    def applies_to(self, question: Question | None, level: str | None) -> bool:
+    def applies_to(self, question: Question | None, level: Level | None) -> bool:
         """Whether this criterion is in play for a question (by theme) and a target level."""
         if level is not None and level not in self.levels:
             return False

@@ -114,7 +114,14 @@ class Agency(Detector):
 
     @lazy
     def _joint_before(self) -> re.Pattern[str]:
-        return ci(rf"\b(?:{alternation(self.params.joint_subjects)})\s+and\s+$")
+        # "my team and I decided" anywhere, and a role that opens a clause with "and I"
+        # ("My manager and I disagreed", "the PM and I agreed"): a joint act is not "I" alone.
+        return ci(
+            rf"(?:\b(?:{alternation(self.params.joint_subjects)})"
+            r"|(?:(?<![^.!?;:,\n])|(?<=[.!?;:,\n])\s+)"
+            r"(?:my|our|the|his|her|their)\s+[a-z][a-z'’-]*(?:\s+[a-z][a-z'’-]*)?)"
+            r"\s+and\s+$"
+        )
 
     @lazy
     def _group(self) -> re.Pattern[str]:

@@ -14,7 +14,7 @@ calls it whenever it validates rubric files, so a bad regex fragment still fails
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -23,8 +23,10 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from storycoach.models import Question
+from storycoach.models import Level, Question
 from storycoach.rubric.text import Doc
+
+_T = TypeVar("_T")
 
 
 class Params(BaseModel):
@@ -49,12 +51,12 @@ class Context:
     """What a review knows besides the text."""
 
     question: Question | None = None
-    level: str | None = None
+    level: Level | None = None
     story_when: date | None = None
     today: date | None = None
 
 
-class lazy(cached_property):
+class lazy(cached_property[_T]):
     """A compiled regex (or other costly attribute) built on first use, then a plain attribute.
 
     `Detector.compile` forces every one of them, in definition order.
@@ -202,10 +204,10 @@ def first_in(
     return None
 
 
-def cached(doc: Doc, key: Any, compute: Callable[[], Any]) -> Any:
+def cached(doc: Doc, key: Hashable, compute: Callable[[], _T]) -> _T:
     """Compute an analysis once per draft, shared by every criterion that needs it."""
     try:
-        return doc.cache[key]
+        value: _T = doc.cache[key]
     except KeyError:
         value = doc.cache[key] = compute()
-        return value
+    return value

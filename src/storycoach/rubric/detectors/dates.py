@@ -282,12 +282,12 @@ class Dates(Detector):
             if not _starts_token(text, m.start(), "-"):
                 continue
             raw = (m["qy"] or m["q2y"] or m["hy"] or m["h2y"] or m["fy"] or "").strip().lstrip("'’")
-            year = int(raw) if len(raw) == 4 else (2000 + int(raw) if raw else None)
+            in_year = int(raw) if len(raw) == 4 else (2000 + int(raw) if raw else None)
             half = "H" in m.group()[:2]
             window = max(0, m.start() - 30)
-            if half and year is None and not self._prep_before.search(lower, window, m.start()):
+            if half and in_year is None and not self._prep_before.search(lower, window, m.start()):
                 continue
-            add(DateMention(m.start(), m.end(), "absolute" if year else "partial", year))
+            add(DateMention(m.start(), m.end(), "absolute" if in_year else "partial", in_year))
         months = [m for m in self._month.finditer(lower) if _starts_token(lower, m.start(), "'’-")]
         # A month name used as a person's name once ("June Okafor said") is that person
         # everywhere it stands alone ("the 4 weeks June expected").

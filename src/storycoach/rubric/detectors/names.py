@@ -435,7 +435,7 @@ class Names(Detector):
                 found.add(m["a"] or m["b"])
             return frozenset(found)
 
-        return cached(doc, ("things", id(self)), compute)  # type: ignore[no-any-return]
+        return cached(doc, ("things", id(self)), compute)
 
     def _is_person(self, doc: Doc, m: re.Match[str], word: str) -> bool | None:
         """True: a person. False: not a person. None: a proper noun that is not a person

@@ -205,17 +205,27 @@ class SpokenLength(Detector):
             return [Hit(kind, pos=0, fields=fields)]
         if count > high:
             # Point at the word where the answer runs past the time limit.
-            pos = 0
-            spoken = (
-                w for w in _WORDS.finditer(text) if not any(a <= w.start() < b for a, b in headings)
-            )
-            for index, word in enumerate(spoken):  # only for long drafts
-                if index == high:
-                    pos = word.start()
-                    break
             far = count / middle > p.error_above_minutes
-            return [Hit("far-long" if far else "long", pos=pos, fields=fields)]
+            kind = "far-long" if far else "long"
+            return [Hit(kind, pos=_spoken_word_at(doc, high), fields=fields)]
         return []
+
+
+def _spoken_word_at(doc: Doc, index: int) -> int:
+    """Offset of the `index`-th spoken word (headings skipped), or 0: one pass over the words
+    and the headings together, both in text order."""
+    headings = sorted((s.heading_start, s.heading_end) for s in doc.sections)
+    at, count = 0, 0
+    for word in _WORDS.finditer(doc.text):
+        start = word.start()
+        while at < len(headings) and headings[at][1] <= start:
+            at += 1
+        if at < len(headings) and headings[at][0] <= start:
+            continue  # a heading's word: not spoken
+        if count == index:
+            return start
+        count += 1
+    return 0
 
 
 def _last_line_start(text: str) -> int:
