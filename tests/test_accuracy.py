@@ -2,15 +2,18 @@
 
 Each corpus in `tests/corpus/` was written by someone who had not read the rule code; each draft
 says which core rules should fire. A rule "fires" when any finding has its id (reviewed with no
-question and no level). Every rule must reach 0.9 precision and 0.9 recall on each corpus. The
-table and the misclassified draft ids are printed and attached to the failure message, so a
-regression says exactly which drafts moved, except for the blind corpus: for it only the totals
-are shown, so that nobody tunes a rule to its drafts.
+question and no level). Every rule must reach the corpus's bar (`THRESHOLD`, else 0.95) in
+precision and recall. The table and the misclassified draft ids are printed and attached to
+the failure message, so a regression says exactly which drafts moved, except for the blind
+corpus: for it only the totals are shown, so that nobody tunes a rule to its drafts.
 
 - `labelled_drafts.toml` (120): the development corpus; the rules were tuned while reading it.
 - `holdout_drafts.toml` (60): written later, in rougher voices; measured once blind (figures in
   docs/accuracy.md), then used for general fixes, so it is no longer blind.
 - `final_holdout.toml` (50): written last and only measured: never used to change a rule.
+- `trust_holdout.toml` (62): issue #8's holdout (hard-wrapped Markdown, terse notes, names in
+  many scripts, no-digit outcomes, relative dates); measured once blind (docs/accuracy.md), then
+  used for general fixes.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ import pytest
 from storycoach.rubric import load_criteria, review_text
 
 CORPORA = Path(__file__).parent / "corpus"
-NAMES = ("labelled_drafts", "holdout_drafts", "final_holdout")
+NAMES = ("labelled_drafts", "holdout_drafts", "final_holdout", "trust_holdout")
 #: Corpora measured blind: their tables show totals only, never which drafts missed.
 BLIND = frozenset({"final_holdout"})
 CORE = ("vague-delta", "missing-names", "missing-dates", "collaborator-only")
-THRESHOLD = 0.9
+#: The bar per corpus: 0.95 precision and recall for every core rule, except where a corpus
+#: still misses it (see docs/accuracy.md): the blind final holdout, never tuned on, and the
+#: issue #8 holdout, whose one remaining miss is a before/after told across two sentences.
+THRESHOLD = {"final_holdout": 0.9, "trust_holdout": 0.9}
+BAR = 0.95
 
 
 def _score(corpus: Path) -> tuple[dict[str, tuple[float, float, list[str], list[str]]], int]:
@@ -85,9 +92,9 @@ def test_core_rules_reach_the_accuracy_bar(name: str, capsys: pytest.CaptureFixt
     low = [
         f"{rule} precision {p:.3f} recall {r:.3f}"
         for rule, (p, r, _, _) in by_rule.items()
-        if p < THRESHOLD or r < THRESHOLD
+        if p < THRESHOLD.get(name, BAR) or r < THRESHOLD.get(name, BAR)
     ]
-    assert not low, "below the 0.9 bar: " + "; ".join(low) + "\n" + table
+    assert not low, f"below the {THRESHOLD.get(name, BAR)} bar: " + "; ".join(low) + "\n" + table
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -81,3 +81,35 @@ def test_concurrent_scores_overlap(tmp_path: Path) -> None:
     assert len(results) == 4 and all(r[0].criteria for r in results)
     assert server.max_in_flight == 4
     assert elapsed < 2 * delay, f"4 requests took {elapsed:.2f} s: they did not overlap"
+
+
+def test_redact_sends_no_name_from_any_script(tmp_path: Path) -> None:
+    """With redaction, no person's name reaches the model, whatever its script or its place
+    in the sentence (checked on the loopback server's own request log)."""
+    import json
+    import tomllib
+
+    data = tomllib.loads((Path(__file__).parent / "data" / "names.toml").read_text("utf-8"))
+    groups = list(data["names"].values())
+    templates = [
+        "After {0} paged me, I told {1} and {2} what I found.",
+        "My manager, {3}, asked me to write it up; {4}'s plan was to roll back.",
+        "I paired with {5} on the fix, and Dr {6} reviewed it with {7}, our SRE lead.",
+        "{8} said the cache was fine, but {9} and I disagreed.",
+    ]
+    drafts = []
+    for index in range(0, len(groups)):
+        pool = [groups[(index + k) % len(groups)][(index * 3 + k) % 14] for k in range(10)]
+        body = " ".join(t.format(*pool) for t in templates)
+        drafts.append((pool, f"In March 2024 we moved from Austin to Denver. {body}"))
+    with FakeOpenAI() as server:
+        coach = make_coach(server.base_url, tmp_path)
+        for _, draft in drafts:
+            coach.score(draft, criteria=CRITERIA, question=QUESTION, level="E5", redact=True)
+        sent = [json.dumps(r, ensure_ascii=False) for r in server.requests]
+    assert len(sent) == len(drafts)
+    for (pool, _), body in zip(drafts, sent, strict=True):
+        assert "PERSON_" in body
+        for name in pool:
+            for part in name.split():
+                assert part not in body, f"{part!r} was sent to the model"

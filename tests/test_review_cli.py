@@ -84,7 +84,14 @@ def add_story(bank: Any, n: int = 1, **fields: Any) -> Story:
         "title": f"Dissent number {n}",
         "situation": f"In March 2024 Priya Raman proposed rewrite number {n} of our cache.",
         "task": "I owned the latency budget on the payments team.",
-        "action": "I wrote a design doc and raised it with Priya in the design review.",
+        "action": (
+            "I wrote a design doc and raised it with Priya in the design review. I profiled the"
+            " checkout path for a week, showed that the time went into lock contention rather"
+            " than cache misses, and proposed a smaller change behind a feature flag. Priya"
+            " agreed to try it on ten percent of traffic first, and I was on call for the ramp."
+            " I also wrote down what would prove me wrong, so that the review stayed on the"
+            " evidence, and I posted the dashboards in the team channel every morning."
+        ),
         "result": "We tuned instead; p99 dropped from 900 ms to 300 ms within two weeks.",
         "when": "2024-03",
     }
@@ -694,8 +701,13 @@ def test_a_prompt_injection_that_fools_the_model_still_fails(invoke: Any, model:
     assert data["verdict"] == "fail"
     errors = {f["rule"] for f in data["findings"] if f["severity"] == "error"}
     assert {"missing-dates", "vague-delta", "collaborator-only"} <= errors
-    injection = [f for f in data["findings"] if f["rule"] == "prompt-injection"]
-    assert injection and injection[0]["severity"] == "error" and injection[0]["line"] == 3
+    # Reported offline by the addresses-grader rule (the model-side backstop reads the same
+    # patterns and adds nothing when the offline rule has spoken).
+    injection = [
+        f for f in data["findings"] if f["rule"] in ("addresses-grader", "prompt-injection")
+    ]
+    assert injection and {f["rule"] for f in injection} == {"addresses-grader"}
+    assert injection[0]["severity"] == "error" and injection[0]["line"] == 3
     check_contract(data, INJECTED)
 
 
@@ -745,7 +757,13 @@ def test_redact_keeps_names_out_of_the_request(invoke: Any, model: Any, bank: An
     story = add_story(
         bank,
         situation="Ysolde Marchetti proposed a cache rewrite in March 2024; Xandor Vell agreed.",
-        action="I wrote a design doc and showed it to Ysolde and Xandor in the design review.",
+        action=(
+            "I wrote a design doc and showed it to Ysolde and Xandor in the design review. I"
+            " profiled the checkout path for a week, showed that the time went into lock"
+            " contention rather than cache misses, and proposed a smaller change behind a flag."
+            " I also wrote down what would prove me wrong, so that the review stayed on the"
+            " evidence, and I posted the dashboards in the team channel every morning."
+        ),
         people=[Person(name="Ysolde Marchetti", role="staff engineer"), Person(name="Xandor Vell")],
     )
     result = invoke("review", "--json", "--story", str(story.id), "--redact")
@@ -883,3 +901,22 @@ def test_uncounted_model_notes_are_apart_and_the_judge_is_labelled(invoke: Any, 
     assert "The model's own opinion (advice; the verdict below is computed): pass" in out
     # the criterion table keeps the rubric's count apart from the model's score
     assert re.search(r"^missing-names\s+error\s+4/5\s*$", out, re.MULTILINE), out
+
+
+def test_a_story_linked_to_several_questions_runs_each_questions_probes(
+    invoke: Any, bank: Any
+) -> None:
+    linked = ["dissented-from-decision", "received-critical-feedback", "reverse-system-design"]
+    story = add_story(bank, questions=linked)
+    data = review_json(invoke, "--offline", "--story", str(story.id))
+
+    assert data["question"] is None and data["questions"] == linked
+    by_question = {f["question"] for f in data["findings"] if f["question"]}
+    # The weak spots of this story differ per question: probes of each linked question ran.
+    assert {"received-critical-feedback", "reverse-system-design"} <= by_question
+    for finding in data["findings"]:
+        assert finding["question"] in (None, *linked)
+    # --question narrows the review to that question's probes.
+    one = review_json(invoke, "--offline", "--story", str(story.id), "--question", linked[1])
+    assert one["question"] == linked[1]
+    assert {f["question"] for f in one["findings"] if f["question"]} <= {linked[1]}

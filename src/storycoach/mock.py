@@ -770,9 +770,11 @@ def invented_facts(rewrite: str, answers: Sequence[str]) -> list[str]:
     for match in re.finditer(rf"\b(?:{_MONTHS})\b", body, re.IGNORECASE):
         if match.group().casefold() not in said_words:
             missing.append(match.group())
-    from storycoach.coach.redact import detect_names  # the coach's name finder, for sentence starts
+    # The one name finder (the missing-names rule's), for names at sentence starts; its
+    # redaction mode would also count any capitalised opener ("Errors fell ...").
+    from storycoach.rubric.names import people_names
 
-    for name in detect_names(body, ()):
+    for name in people_names(body):
         if not all(part.casefold() in said_words for part in name.split()):
             missing.extend(p for p in name.split() if p.casefold() not in said_words)
     for match in _CAPITALISED.finditer(body):

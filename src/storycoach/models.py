@@ -203,6 +203,9 @@ class Finding(Record):
     column: int | None = None
     quote: str | None = None
     source: Literal["rubric", "llm"] = "rubric"
+    #: The question whose probe raised it (probe rules only), so a story linked to several
+    #: questions says which question each finding comes from.
+    question: str | None = None
 
 
 class CriterionScore(Record):
@@ -266,6 +269,8 @@ class ReviewResult(Record):
 
     path: str
     question: str | None = None
+    #: Every question the draft was reviewed against (several for a story linked to several).
+    questions: list[str] = Field(default_factory=list)
     level: Level | None = None
     verdict: Verdict
     findings: list[Finding]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from storycoach.errors import ModelError, StorycoachError
 from storycoach.models import (
     CallRecord,
+    Finding,
     Level,
     LlmReview,
     Person,
@@ -48,6 +49,8 @@ class ReviewInput:
     level: str | None = None
     story_when: date | None = None
     people: list[str] = field(default_factory=list)
+    #: The story's linked questions: with several and no `question_id`, each one's probes run.
+    linked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -118,6 +121,8 @@ class _Prepared:
     level: Level | None
     story_when: date | None
     people: list[str]
+    #: Several linked questions and none chosen: the draft is reviewed against each one's probes.
+    questions: list[Question] = field(default_factory=list)
 
 
 def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
@@ -132,6 +137,7 @@ def story_input(story: Story, question_id: str | None = None) -> ReviewInput:
         level=story.level,
         story_when=story.when_date,
         people=[p.name for p in story.people],
+        linked=list(story.questions),
     )
 
 
@@ -168,9 +174,11 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
     doc = split_front_matter(source.text, source.label)
     meta = doc.meta
     question_id = source.question_id or meta.get("question")
-    linked = meta.get("questions")
-    if question_id is None and isinstance(linked, list) and len(linked) == 1:
+    linked = source.linked or meta.get("questions")
+    linked = [str(q) for q in linked] if isinstance(linked, list) else []
+    if question_id is None and len(linked) == 1:
         question_id = linked[0]
+    several = [bank.question(q) for q in linked] if question_id is None and len(linked) > 1 else []
     given = source.level or meta.get("level")
     level: Level | None = None
     if given is not None:
@@ -200,6 +208,7 @@ def _prepare(bank: Bank, source: ReviewInput) -> _Prepared:
         level=level,
         story_when=story_when,
         people=[p for p in people if p],
+        questions=several,
     )
 
 
@@ -301,14 +310,40 @@ def _offline_result(p: _Prepared, criteria: list[Criterion], today: date | None)
         line_offset=p.line_offset,
         criteria=criteria,
     )
+    findings = _with_linked_probes(findings, p, criteria, today)
     return ReviewResult(
         path=p.source.label,
         question=p.question.id if p.question else None,
+        questions=[q.id for q in p.questions] or ([p.question.id] if p.question else []),
         level=p.level,
         verdict=verdict_for(findings),
         findings=findings,
         story_id=p.source.story_id,
     )
+
+
+def _with_linked_probes(
+    findings: list[Finding], p: _Prepared, criteria: list[Criterion], today: date | None
+) -> list[Finding]:
+    """A story linked to several questions: add each question's probe findings (each says
+    which question it comes from) to the findings reviewed without a question."""
+    if not p.questions:
+        return findings
+    from storycoach.rubric import review_text
+
+    probes = [c for c in criteria if c.needs_question]
+    found = list(findings)
+    for question in p.questions:
+        found += review_text(
+            p.body,
+            question=question,
+            level=p.level,
+            story_when=p.story_when,
+            today=today,
+            line_offset=p.line_offset,
+            criteria=probes,
+        )
+    return sorted(found, key=lambda f: (f.line or 0, f.column or 0))
 
 
 def _make_coach(settings: Settings) -> Coach:

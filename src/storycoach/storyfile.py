@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from storycoach.errors import StorycoachError, first_error
 from storycoach.models import Person, Story
+from storycoach.rubric.text import STAR_FIELDS, star_kind
 
 MAX_TEXT_CHARS = 60_000
 # Front matter is a handful of short fields: these bound the YAML parser's time and memory
@@ -34,10 +35,8 @@ MAX_TEXT_CHARS = 60_000
 MAX_FRONT_MATTER_CHARS = 16_000
 MAX_FRONT_MATTER_NODES = 2_000
 MAX_FRONT_MATTER_DEPTH = 20
-STAR_SECTIONS = ("situation", "task", "action", "result", "reflection")
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.DOTALL | re.MULTILINE)
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_ALIASES = {"actions": "action", "results": "result", "outcome": "result", "learning": "reflection"}
 
 
 @dataclass
@@ -94,7 +93,7 @@ def decode_text(raw: bytes, label: str, limit: int = MAX_TEXT_CHARS) -> str:
 def _too_long(label: str, size: str, limit: int) -> str:
     return (
         f"{label} is too long ({size} characters); storycoach takes up to {limit:,}. "
-        "A spoken answer is 300-450 words: trim it to one story"
+        "A spoken answer is 2-3 minutes: trim it to one story"
     )
 
 
@@ -184,17 +183,20 @@ def _plain(value: Any) -> Any:
 
 
 def sections(body: str) -> tuple[str | None, dict[str, str]]:
-    """The `# Title` (if any) and the STAR sections keyed by lower-case name."""
+    """The `# Title` (if any) and the STAR sections keyed by field name.
+
+    Headings follow the review's STAR grammar (`rubric.text.star_kind`): "## Context" is the
+    Situation, "## Outcome" the Result, "## Lessons learned" the Reflection.
+    """
     title = None
     found: dict[str, str] = {}
     headings = list(_HEADING.finditer(body))
     for i, heading in enumerate(headings):
-        name = heading[1].strip().rstrip(":").lower()
-        name = _ALIASES.get(name, name)
+        kind = star_kind(heading[1])  # the one STAR grammar, shared with reviews
         end = headings[i + 1].start() if i + 1 < len(headings) else len(body)
         content = body[heading.end() : end].strip()
-        if name in STAR_SECTIONS:
-            found[name] = content
+        if kind is not None and STAR_FIELDS[kind] not in found:
+            found[STAR_FIELDS[kind]] = content
         elif title is None and heading[0].startswith("# "):
             title = heading[1].strip()
     return title, found
@@ -290,7 +292,7 @@ def story_template(fields: dict[str, Any] | None = None) -> str:
 
     text = TEMPLATE
     for key, value in (fields or {}).items():
-        if key in STAR_SECTIONS:
+        if key in STAR_FIELDS.values():
             heading = f"## {key.title()}\n"
             text = text.replace(heading, f"{heading}\n{value}\n", 1)
             continue

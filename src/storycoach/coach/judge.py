@@ -7,8 +7,6 @@ fails even when the model falls for it (`judge_instructions`, the deterministic 
 
 from __future__ import annotations
 
-import re
-
 from storycoach.coach.quotes import line_col, locate
 from storycoach.models import Finding, LlmReview, Verdict
 
@@ -19,21 +17,19 @@ PASS_MEAN = 3.0
 #: The criterion id under which instructions aimed at the judge are reported.
 INJECTION = "prompt-injection"
 
-_INJECTION_PATTERNS = re.compile(
-    r"\b(ignore|disregard|forget)\b[^.\n]{0,40}\b(rubric|instructions?|criteria|prompt|rules)\b"
-    r"|\b(give|award|score|rate)\b[^.\n]{0,30}\b(perfect|full|maximum|top|5/5|10/10)\b[^.\n]{0,15}"
-    r"\b(score|marks?|points|rating)\b"
-    r"|\bverdict\s*[:=]\s*\"?pass\b"
-    r"|\b(as an ai|language model|dear (reviewer|grader|judge))\b",
-    re.IGNORECASE,
-)
+#: The offline rule that reads the same patterns (`rubric.grader`): when it already reported the
+#: draft, the backstop adds nothing.
+OFFLINE_RULE = "addresses-grader"
 
 
 def judge_instructions(draft: str) -> list[tuple[int, int]]:
     """Spans of text in the draft that address the judge ("ignore the rubric", "verdict: pass").
 
-    A deterministic backstop: a model that falls for an injection also fails to report it."""
-    return [m.span() for m in _INJECTION_PATTERNS.finditer(draft)]
+    A deterministic backstop: a model that falls for an injection also fails to report it.
+    The patterns are the `addresses-grader` rubric's, so offline and model reviews agree."""
+    from storycoach.rubric.grader import grader_spans
+
+    return grader_spans(draft)
 
 
 def merge(
@@ -103,7 +99,8 @@ def merge(
                     source="llm",
                 )
             )
-    if draft is not None and not injected:
+    offline = any(f.rule == OFFLINE_RULE for f in findings)
+    if draft is not None and not injected and not offline:
         for start, end in judge_instructions(draft)[:1]:
             line, column = line_col(draft, start)
             merged.append(

@@ -46,7 +46,10 @@ def review_text(
     findings: list[tuple[tuple[int, int], Finding]] = []
     for criterion in applicable(criteria, question=question, level=level):
         for hit in criterion.runner.run(doc, ctx):
-            findings.append(_finding(criterion, hit, doc, level, line_offset))
+            found = _finding(criterion, hit, doc, level, line_offset)
+            if criterion.needs_question and question is not None:
+                found[1].question = question.id
+            findings.append(found)
     findings.sort(key=lambda pair: pair[0])
     return [finding for _, finding in findings]
 
@@ -54,7 +57,8 @@ def review_text(
 def _finding(
     criterion: Criterion, hit: Hit, doc: Doc, level: Level | None, line_offset: int
 ) -> tuple[tuple[int, int], Finding]:
-    quote = None
+    quote = None  # the span exactly as it stands in the file (editors highlight it)
+    shown = None  # the same span as the rules read it, for the message
     line = column = None
     at = hit.pos
     if hit.start is not None and hit.end is not None:
@@ -64,18 +68,21 @@ def _finding(
         while end > start and doc.text[end - 1].isspace():
             end -= 1
         at = start
-        quote = doc.text[start:end] or None
+        shown = doc.text[start:end] or None
+        if shown is not None:
+            a, b = doc.source_span(start, end)
+            quote = doc.source[a:b]
     elif hit.start is not None:
         at = hit.start
     if at is not None:
         line, column = doc.line_col(at)
         line += line_offset
     template = criterion.messages.get(hit.kind, criterion.message)
-    fields: dict[str, Any] = {"quote": quote or "", **hit.fields}
+    fields: dict[str, Any] = {"quote": shown or "", **hit.fields}
     message = template.format_map(_Blank(fields)).strip()
     finding = Finding(
         rule=criterion.id,
-        severity=criterion.severity_for(level),
+        severity=criterion.severity_for(level, hit.kind),
         message=message,
         line=line,
         column=column,

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from storycoach.errors import describe
 from storycoach.rubric import cache
 from storycoach.rubric.detectors import REGISTRY, Detector
-from storycoach.rubric.detectors.base import Params
+from storycoach.rubric.detectors.base import D, Params
 from storycoach.rubric.model import Criterion, Example, FollowUp, RubricError, Why
 
 #: Folders under the rubric directory that hold word lists, not criteria.
@@ -37,6 +37,15 @@ def load_criteria(directory: Path | None = None) -> list[Criterion]:
 
         directory = resource_dir("rubrics")
     return list(_load(Path(directory).resolve()))
+
+
+def detector_of(criterion_id: str, kind: type[D]) -> D:
+    """The compiled detector of one shipped criterion, checked to be of `kind`: how the name
+    finder and the grader check reach the rules they share with the engine."""
+    for criterion in load_criteria():
+        if criterion.id == criterion_id and isinstance(criterion.runner, kind):
+            return criterion.runner
+    raise LookupError(f"the {criterion_id!r} rubric ({kind.name!r} detector) is not loaded")
 
 
 def clear_cache() -> None:

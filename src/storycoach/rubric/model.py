@@ -125,6 +125,10 @@ class Criterion(_Strict):
     severity_by_level: dict[Level, Severity] = Field(
         default_factory=dict, description="Severity overrides at some levels."
     )
+    severity_by_kind: dict[str, Severity] = Field(
+        default_factory=dict,
+        description="Hit kinds (keys of `messages`) with a severity of their own, at any level.",
+    )
     level_note: str = Field(default="", description="Why the severity changes with the level.")
     themes: list[str] = Field(
         default_factory=list, description="Question themes it probes; runs only for those."
@@ -192,8 +196,11 @@ class Criterion(_Strict):
             raise RubricError(f"criterion {self.id!r} was not loaded with load_criteria()")
         return self._runner
 
-    def severity_for(self, level: Level | None) -> Severity:
-        """The severity at a target level: level bands may raise or lower the default."""
+    def severity_for(self, level: Level | None, kind: str | None = None) -> Severity:
+        """The severity at a target level (level bands may raise or lower the default), unless
+        the hit's kind has its own ("far too short" is an error at every level)."""
+        if kind is not None and kind in self.severity_by_kind:
+            return self.severity_by_kind[kind]
         if level is None:
             return self.severity
         return self.severity_by_level.get(level, self.severity)

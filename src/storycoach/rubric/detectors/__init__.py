@@ -1,6 +1,6 @@
 """Detectors: the deterministic checks a rubric file names in its `detector` field."""
 
-from storycoach.rubric.detectors import agency, dates, delta, names, probes, structure
+from storycoach.rubric.detectors import agency, dates, delta, grader, names, probes, structure
 from storycoach.rubric.detectors.base import REGISTRY, Context, Detector, Hit
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "agency",
     "dates",
     "delta",
+    "grader",
     "names",
     "probes",
     "structure",

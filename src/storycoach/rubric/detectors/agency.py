@@ -57,6 +57,7 @@ class AgencyParams(Params):
     action_verbs: list[str]
     irregular_pasts: list[str]
     participle_followers: list[str]
+    metric_nouns: list[str]
     determiners: list[str]
     group_subjects: list[str]
     joint_subjects: list[str]
@@ -100,11 +101,13 @@ class Agency(Detector):
     @lazy
     def _implied(self) -> re.Pattern[str]:
         follow = alternation(self.params.participle_followers)
+        metric = alternation(self.params.metric_nouns)
         return re.compile(
             rf"""(?:(?P<bullet>^[ \t]*(?:[-*•+]|\d+[.)]|\#{{1,6}})[ \t]+(?:\*\*|__)?)
                 |^[ \t]*(?:\*\*|__)?
                 |[.!?;][ \t]+)
             (?P<v>[A-Za-z]+)\b(?![ \t]*(?:{follow})\b)(?!\s*[,:])
+            (?![ \t]+(?i:{metric})\b)
             (?:[ \t]+(?P<n>[A-Za-z'’]+))?""",
             re.MULTILINE | re.VERBOSE,
         )
@@ -157,6 +160,9 @@ class Agency(Detector):
         text, lower = doc.text, doc.lower
         for m in self._i.finditer(text):
             contraction = (m["c"] or "").casefold()[1:]
+            progressive = self._progressive(m["rest"], m.start("rest"), contraction)
+            if progressive is not None:
+                return m.start(), progressive[1]
             if contraction in ("m", "ll"):
                 continue
             if self._joint_before.search(lower, max(0, m.start() - 40), m.start()):
@@ -179,6 +185,29 @@ class Agency(Detector):
             return emphatic
         own = self._ownership.search(lower)
         return (own.start(), own.end()) if own else None
+
+    def _progressive(self, rest: str, offset: int, contraction: str) -> tuple[int, int] | None:
+        """ "I am writing the tests", "I was leading the migration": many writers (in English
+        as a second language especially) tell what they did in the progressive."""
+        words = list(_WORD.finditer(rest))
+        if contraction == "m":
+            verb = words[0] if words else None
+        elif len(words) >= 2 and words[0].group().casefold() in ("am", "was"):
+            verb = words[1]
+        else:
+            return None
+        if verb is None:
+            return None
+        form = verb.group().casefold()
+        if not form.endswith("ing") or len(form) < 6:
+            return None
+        stem = form[:-3]
+        bases = {stem, stem + "e"}
+        if len(stem) > 2 and stem[-1] == stem[-2]:
+            bases.add(stem[:-1])  # "planning" -> "plan"
+        if bases & self.bases:
+            return offset + verb.start(), offset + verb.end()
+        return None
 
     def _past_action(self, word: str) -> bool:
         """A past-tense action verb: what a note without a subject says the writer did."""

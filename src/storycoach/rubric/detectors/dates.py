@@ -47,7 +47,9 @@ _MONTH_NUMBER = {
 
 @dataclass(frozen=True)
 class DateMention:
-    """A calendar anchor (``absolute``) or a relative one like "last year" (``relative``)."""
+    """A calendar anchor with a year (``absolute``), a month, quarter or half without one
+    (``partial``: "in March", "Q3", placed only by an anchor elsewhere in the draft), or a
+    relative time like "last year" (``relative``)."""
 
     start: int
     end: int
@@ -230,12 +232,14 @@ class Dates(Detector):
         ]
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
-        if self.mentions(doc):
+        mentions = self.mentions(doc)
+        if any(m.kind == "absolute" for m in mentions):
             return []
         when = ""
         if ctx.story_when is not None:
             when = f" (your notes say {ctx.story_when:%B %Y})"
-        relative = self.relative(doc)
+        # "In Q3", "in March", "last year": none of them says which year.
+        relative = sorted([*mentions, *self.relative(doc)], key=lambda m: m.start)
         if relative:
             first = relative[0]
             return [Hit("relative", first.start, first.end, fields={"when": when})]
@@ -283,7 +287,7 @@ class Dates(Detector):
             window = max(0, m.start() - 30)
             if half and in_year is None and not self._prep_before.search(lower, window, m.start()):
                 continue
-            add(DateMention(m.start(), m.end(), "absolute", in_year))
+            add(DateMention(m.start(), m.end(), "absolute" if in_year else "partial", in_year))
         months = [m for m in self._month.finditer(lower) if _starts_token(lower, m.start(), "'’-")]
         # A month name used as a person's name once ("June Okafor said") is that person
         # everywhere it stands alone ("the 4 weeks June expected").
@@ -367,7 +371,7 @@ class Dates(Detector):
             ok = anchored or (prep and (cap or bool(m[2])))
         if not ok:
             return None
-        return DateMention(m.start(), end, "absolute", year, month)
+        return DateMention(m.start(), end, "absolute" if year else "partial", year, month)
 
     def _names_person(self, text: str, m: re.Match[str]) -> bool:
         """ "April said", "with June", "June Okafor": a person, not a month."""

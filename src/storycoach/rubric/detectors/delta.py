@@ -35,6 +35,10 @@ class DeltaParams(Params):
     scope: str = Field(default="RL", description="STAR parts to read when the draft is headed.")
     fragments: dict[str, str]
     measured: list[str]
+    outcomes: list[str] = Field(
+        description="Checkable outcomes without a measured number: passed, promoted, shipped on "
+        "a date, adopted by named teams."
+    )
     behaviour: list[str]
     weak_behaviour: list[str]
     triggers: list[str]
@@ -149,6 +153,20 @@ class Delta(Detector):
         """Behaviour-change clauses anywhere in the draft (once per draft)."""
         return cached(doc, ("changes", id(self)), lambda: self._changes(doc))
 
+    @lazy
+    def _outcomes(self) -> re.Pattern[str]:
+        return compile_any(self.params.outcomes, self.params.fragments)
+
+    def outcome(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
+        """A measured delta or a checkable outcome without digits ("passed the exam",
+        "was promoted", "shipped on 14 March 2024") in `spans`."""
+        found = self.measured(doc, spans)
+        if found is None:
+            found = next(
+                (m for a, b in spans for m in self._outcomes.finditer(doc.lower, a, b)), None
+            )
+        return found
+
     def measured(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
         """The first measured delta found in `spans` (backstory like "had grown to 14 hops"
         does not count), or a number with a unit inside the result part."""
@@ -232,6 +250,8 @@ class Delta(Detector):
         if found:
             return []
         if any(c.concrete and _inside(c.start, spans) for c in self.changes(doc)):
+            return []
+        if any(self._outcomes.search(doc.lower, a, b) for a, b in spans):
             return []
         vague = self.vague_phrase(doc, spans) or self.vague_phrase(doc, [(0, len(doc.text))])
         if vague:

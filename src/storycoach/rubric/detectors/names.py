@@ -34,9 +34,35 @@ from storycoach.rubric.detectors.base import (
 )
 from storycoach.rubric.text import Doc
 
-_CAPITALIZED = re.compile(
-    r"(?<![\w@#/\\.'’-])(?P<w>[A-ZÀ-ÖØ-ÞĀ-ž][^\W\d_]*(?:-[^\W\d_]+)?)(?P<poss>['’]s)?(?![\w'’-])"
+# A capitalised word in any cased script (Latin with its accents and Vietnamese letters, Greek,
+# Cyrillic, Armenian), "O'Neill" and "Jean-Luc" included, or a word in a script without case
+# (Arabic, Hebrew, Indic scripts, Thai, CJK, kana, Hangul, Ethiopic, Georgian): every word that
+# could be a name. `_name_like` then drops lowercase letters the wide ranges let through.
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿΆ-ΫϒϘ-ϯЀ-ЯѠ-ӿԱ-Ֆ"
+_CASELESS = (
+    "\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u0900-\u0dff\u0e00-\u0eff\u10a0-\u10ff"
+    "\u1100-\u11ff\u1200-\u137f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 )
+_CAPITALIZED = re.compile(
+    rf"(?<![\w@#/\\.'’-])(?P<w>(?:[{_UPPER}][^\W\d_]*(?:['’][{_UPPER}][^\W\d_]+)?"
+    rf"|[{_CASELESS}][^\W\d_]*)(?:-[^\W\d_]+)?)(?P<poss>['’]s)?(?![\w'’-])"
+)
+
+
+_CASELESS_START = re.compile(f"[{_CASELESS}]")
+
+
+def _name_like(word: str) -> bool:
+    """Capitalised, or in a script without case (Georgian's letters count as lowercase)."""
+    first = word[0]
+    return first.isupper() or not first.islower() or _CASELESS_START.match(first) is not None
+
+
+def _script_prior(word: str) -> bool:
+    """A word spelt outside plain ASCII ("Ólafur", "Дмитрий", "김민준") in an English draft:
+    tools, products and teams are almost always plain ASCII, so such a word is read like a
+    listed given name (still subject to place, team and thing context)."""
+    return not word.isascii()
 
 
 #: Words that end an appositive's noun phrase (or link past it): "the owner of ...".
@@ -49,6 +75,7 @@ class NamesParams(Params):
     not_people_file: str
     ambiguous_names: list[str]
     speech_verbs: list[str]
+    person_object_verbs: list[str]
     person_verbs_before: list[str]
     titles: list[str]
     roles: list[str]
@@ -60,6 +87,8 @@ class NamesParams(Params):
     possessive_person_nouns: list[str]
     departments: list[str]
     appositive_things: list[str]
+    thing_verbs_after: list[str]
+    thing_before: list[str]
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,7 @@ class Names(Detector):
         self.hard_blocked = not_people - self.given
         # Multi-word non-people that read like full names: "Morgan Stanley", "Dream Team".
         self._phrase_words = [w for w in not_people if " " in w]
+        self.titles = frozenset(t.casefold() for t in p.titles)
 
     params: NamesParams
 
@@ -128,8 +158,11 @@ class Names(Detector):
             rf"""(?:\s+(?:[a-z]+ly\s+|also\s+|then\s+|just\s+|later\s+|even\s+|had\s+|has\s+)?
                 (?:{speech})\b
             |\s*,?\s+and\s+(?:I|me|myself)\b
+            |\s+(?:[a-z]+ly\s+|also\s+|then\s+|just\s+|later\s+|had\s+)?
+                (?:{alternation(p.person_object_verbs)})\s+(?:me|us|my|our|him|her|them)\b
             |\s+(?:from|on|in)\s+(?:the\s+|our\s+)?(?:{alternation(p.departments)}|[\w-]+\s+team)\b
             |\s*,\s*(?:(?:{det})\s+)?{person_role}\b
+            |\s*,\s*(?:who|that)\s+(?:was|is|were|had\s+been)\s+(?:(?:{det})\s+)?{person_role}\b
             |\s*\(\s*(?:(?:{det})\s+)?{person_role}\b)""",
             re.VERBOSE,
         )
@@ -144,9 +177,10 @@ class Names(Detector):
         p = self.params
         return ci(
             rf"""(?:\b(?:{alternation(p.person_verbs_before)})
-            |\b{self._person_role}\s*[,(]?
+            |\b{self._person_role}(?:\s+(?:of|for|on)\s+[\w-]+(?:\s+[\w-]+)?)?\s*[,(]?
             |\b(?:{alternation(p.titles)})\.?
-            |\b(?:person|colleague|engineer|teammate|someone|manager|lead)\s+(?:named|called))
+            |\b(?:person|colleague|engineer|teammate|someone|manager|lead)\s+(?:named|called)
+            |\b(?:took\s+over|inherited|handed\s+over)\b[^.;:!?\n]{{0,40}}\bfrom)
             \s*$""",
             re.VERBOSE,
         )
@@ -205,7 +239,18 @@ class Names(Detector):
 
     def people(self, doc: Doc) -> People:
         """The first named person, if any (computed once per draft)."""
-        return cached(doc, ("people", id(self)), lambda: self._people(doc))
+        found: People = cached(doc, ("people", id(self)), lambda: self._people(doc))
+        return found
+
+    def find(self, doc: Doc, *, redact: bool = False) -> list[tuple[int, int]]:
+        """Every person's name in the draft (spans in `doc.text`), in text order.
+
+        With `redact`, a capitalised word the finder cannot classify counts too: a word that
+        is not a known non-person (a tool, a calendar word, a function word), not an acronym,
+        and not an ordinary word that merely opens a sentence. Redaction errs towards
+        replacing: a replaced word is restored in the answer anyway.
+        """
+        return self._people(doc, every=True, redact=redact).named
 
     def run(self, doc: Doc, ctx: Context) -> list[Hit]:
         if self.people(doc).named:
@@ -216,29 +261,70 @@ class Names(Detector):
         section = doc.section("A") or doc.section("S")
         return [Hit("default", pos=section.body_start if section else 0)]
 
-    def _people(self, doc: Doc) -> People:
-        text = doc.text
+    def _people(self, doc: Doc, *, every: bool = False, redact: bool = False) -> People:
+        text, lower = doc.text, doc.lower
         named: list[tuple[int, int]] = []
         phrase_end = -1  # end of the last capitalized word that is not a person
+        blocked_phrase = False  # that word was a known non-person ("Morgan Stanley")
         headings = [(s.heading_start, s.heading_end) for s in doc.sections]
+        skip_to = -1  # the end of a full name already taken whole
         for m in _CAPITALIZED.finditer(text):
             word = m["w"]
-            if word.isupper() or (word[-1] == "s" and word[:-1].isupper()):
-                continue  # acronyms: "SRE", "SREs", "PMs"
+            if m.start() < skip_to or not _name_like(word):
+                continue
+            if word.isupper() and len(word) > 1 and word.isascii():
+                continue  # acronyms: "SRE", "PM"
+            if word[-1] == "s" and word[:-1].isupper() and word.isascii():
+                continue  # "SREs", "PMs"
             if headings and any(a <= m.start() < b for a, b in headings):
                 continue
-            if m.start() == phrase_end + 1 and text[phrase_end] == " ":
-                # "Morgan Stanley", "Open Connect": the rest of a non-person proper noun.
+            key = word.casefold()
+            if key in self.titles:
+                phrase_end = -1  # "Dr Rao", "Mrs O'Neill": the title makes the next word a name
+                continue
+            if (
+                m.start() == phrase_end + 1
+                and text[phrase_end] == " "
+                and not (key in self.given and self._strong(lower, m))
+            ):
+                # "Morgan Stanley", "Open Connect": the rest of a non-person proper noun (but
+                # "On Black Friday Priya paged me": a listed name in person context is not).
                 phrase_end = m.end()
+                if redact and not blocked_phrase and key not in self.hard_blocked:
+                    named.append((m.start(), m.end("w")))
                 continue
             verdict = self._is_person(doc, m, word)
-            if verdict is True and self._in_phrase(doc, m.start()):
+            in_phrase = self._in_phrase(doc, m.start())
+            if verdict is True and in_phrase:
                 verdict = None
-            if verdict is True:
-                named.append((m.start(), m.end("w")))
-                break
+            if verdict is True or (
+                redact
+                and not in_phrase
+                and not _YEAR_AFTER.match(text, m.end())
+                and self._unsure(doc, m.start(), key, verdict)
+            ):
+                if not every:
+                    named.append((m.start(), m.end("w")))
+                    break
+                # A full name is one span: "Marcus Chen", "Nguyễn Thị Lan".
+                name_end = m.end("w")
+                while not m["poss"]:
+                    nxt = _CAPITALIZED.match(text, name_end + 1)
+                    if (
+                        text[name_end : name_end + 1] != " "
+                        or nxt is None
+                        or not _name_like(nxt["w"])
+                        or nxt["w"].casefold() in self.hard_blocked
+                    ):
+                        break
+                    name_end = nxt.end("w")
+                    skip_to = name_end
+                    if nxt["poss"]:
+                        break
+                named.append((m.start(), name_end))
             phrase_end = m.end() if verdict is None else -1
-        if not named:
+            blocked_phrase = in_phrase or key in self.hard_blocked
+        if not named or every:
             for m in self._lower_context.finditer(text):
                 if m["d"]:
                     # "kenji (staff eng)": a role in parentheses is person context, as for a
@@ -246,26 +332,43 @@ class Names(Detector):
                     # it has a determiner ("the on-call (our sre)").
                     key = m["d"].casefold()
                     if key in self.given and not self._determiner_before.search(
-                        doc.lower, max(0, m.start() - 16), m.start()
+                        lower, max(0, m.start() - 16), m.start()
                     ):
-                        named.append((m.start(), m.end("d")))
-                        break
+                        named.append((m.start("d"), m.end("d")))
+                        if not every:
+                            break
                     continue
-                word = m["a"] or m["b"] or m["c"]
-                key = word.casefold()
+                group = "a" if m["a"] else "b" if m["b"] else "c"
+                key = m[group].casefold()
                 if key in self.given and key not in self.ambiguous and key not in self.soft_blocked:
-                    named.append((m.start(), m.end()))
-                    break
+                    named.append((m.start(group), m.end(group)))
+                    if not every:
+                        break
+        if every:
+            named = sorted(set(named))
         return People(named)
+
+    def _unsure(self, doc: Doc, start: int, key: str, verdict: bool | None) -> bool:
+        """For redaction: a capitalised word that may be a name, though not known to be one."""
+        if key in self.hard_blocked:
+            return False
+        if verdict is None or key in self.soft_blocked or key in self.given:
+            return True
+        if not doc.is_sentence_start(start):
+            return True
+        # A capital at a sentence start: an ordinary word if the draft also writes it in
+        # lowercase ("After ... after"); otherwise it may be a name ("Ólafur paged me").
+        return re.search(rf"(?<![\w'’-]){re.escape(key)}(?![\w'’-])", doc.source) is None
 
     def _in_phrase(self, doc: Doc, pos: int) -> bool:
         """Whether `pos` starts a known multi-word non-person ("Morgan Stanley")."""
-        if self._phrases is None:
+        phrases = self._phrases
+        if phrases is None:
             return False
         spans = cached(
             doc,
             ("phrases", id(self)),
-            lambda: [(m.start(), m.end()) for m in self._phrases.finditer(doc.lower)],  # type: ignore[union-attr]
+            lambda: [(m.start(), m.end()) for m in phrases.finditer(doc.lower)],
         )
         return any(a <= pos < b for a, b in spans)
 
@@ -295,6 +398,45 @@ class Names(Detector):
                 return True
         return False
 
+    def _strong(self, lower: str, m: re.Match[str]) -> bool:
+        """Context only people have: "X said", "X paged me", "told X", "my manager, X"."""
+        start, end = m.start(), m.end()
+        initial = _INITIAL_AFTER.match(lower, end)  # "Mira K., SRE"
+        if initial and self._strong_after.match(lower, initial.end(), initial.end() + 60):
+            return True
+        if self._strong_after.match(lower, end, end + 60):
+            return True
+        if m["poss"] and self._possessive_person.match(lower, end, end + 40):
+            return True
+        return bool(self._strong_before.search(lower, max(0, start - 40), start))
+
+    @staticmethod
+    def _from_to(text: str, lower: str, start: int, end: int) -> bool:
+        """ "from Austin to Denver", "from Lagos to Nairobi": a move between places."""
+        if _FROM_BEFORE.search(lower, max(0, start - 8), start):
+            return _TO_CAPITAL_AFTER.match(text, end) is not None
+        return _FROM_X_TO_BEFORE.search(text, max(0, start - 48), start) is not None
+
+    @lazy
+    def _thing_use(self) -> re.Pattern[str]:
+        p = self.params
+        return ci(
+            rf"(?<![\w'’-])(?P<a>[^\W\d_][\w'’-]*)\s+(?:{alternation(p.thing_verbs_after)})\b"
+            rf"|\b(?:{alternation(p.thing_before)})\s+(?:the\s+)?(?P<b>[^\W\d_][\w'’-]*)"
+        )
+
+    def things(self, doc: Doc) -> frozenset[str]:
+        """Words the draft uses as systems somewhere ("Hermes kept timing out", "backpressure to
+        Hermes"): one word, one referent, so they are not people where the context is weak."""
+
+        def compute() -> frozenset[str]:
+            found = set()
+            for m in self._thing_use.finditer(doc.lower):
+                found.add(m["a"] or m["b"])
+            return frozenset(found)
+
+        return cached(doc, ("things", id(self)), compute)
+
     def _is_person(self, doc: Doc, m: re.Match[str], word: str) -> bool | None:
         """True: a person. False: not a person. None: a proper noun that is not a person
         (a place, a team, an unknown product), whose following capitalized words share its
@@ -309,18 +451,22 @@ class Names(Detector):
         # before the context (the same answer) because the context patterns are large.
         if self._full_name(text, lower, m, key, first):
             return True
-        strong = bool(self._strong_after.match(lower, end, end + 60))
-        if not strong and m["poss"]:
-            strong = bool(self._possessive_person.match(lower, end, end + 40))
-        if not strong:
-            strong = bool(self._strong_before.search(lower, max(0, start - 40), start))
-        if strong:
+        if _YEAR_AFTER.match(text, end):
+            return False  # "Jan '24", "May 2023": a date
+        thing = key in self.things(doc)
+        if thing and _AND_I.match(lower, end):
+            return None  # "backpressure to Hermes and I set ...": a new clause, not "X and I"
+        if self._strong(lower, m):
             return True
+        if thing:
+            return None
         if _comma_after(lower, end) and self._thing_appositive.match(lower, end, end + 80):
             return None
         if key in self.soft_blocked:
             return False
-        if key not in self.given and first not in self.given:
+        if self._from_to(text, lower, start, end):
+            return None  # "from Austin to Denver": places
+        if key not in self.given and first not in self.given and not _script_prior(word):
             # An unknown capitalized word mid-sentence is some proper noun ("Open Connect");
             # at a sentence start it is just a capital ("Yesterday Priya said ...").
             return False if doc.is_sentence_start(start) else None
@@ -332,6 +478,15 @@ class Names(Detector):
         if key in self.ambiguous:
             return not doc.is_sentence_start(start)
         return True
+
+
+_AND_I = re.compile(r"\s*,?\s+and\s+(?:i|me|myself)\b")
+_INITIAL_AFTER = re.compile(r" [^\W\d_]\.")
+_YEAR_AFTER = re.compile(r"\s+(?:['’]\d{2}|(?:19|20)\d{2})(?!\d)")
+_FROM_BEFORE = re.compile(r"\bfrom\s+$")
+_PROPER = rf"[{_UPPER}{_CASELESS}][^\W\d_]*"
+_TO_CAPITAL_AFTER = re.compile(rf"(?:\s+{_PROPER}){{0,2}}\s+to\s+[{_UPPER}{_CASELESS}]")
+_FROM_X_TO_BEFORE = re.compile(rf"\bfrom\s+{_PROPER}(?:\s+{_PROPER}){{0,2}}\s+to\s+$")
 
 
 def _comma_after(lower: str, end: int) -> bool:

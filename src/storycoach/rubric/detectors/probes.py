@@ -143,7 +143,8 @@ class DatedChange(Detector):
             if vague:
                 return [Hit("none", vague.start(), vague.end())]
             return [Hit("none", pos=_point(doc, "L") if doc.section("L") else _point(doc, "R"))]
-        dates = [m for m in self._dates.mentions(doc) if m.kind == "absolute"]
+        # "since June" dates a change in a story anchored elsewhere ("In March 2024 ...").
+        dates = [m for m in self._dates.mentions(doc) if m.kind in ("absolute", "partial")]
         for change in changes:
             low, high = _paragraph(doc.text, change.start)
             if any(low <= d.start < high for d in dates):
