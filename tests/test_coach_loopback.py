@@ -7,7 +7,6 @@ pool of concurrent requests) against the same fake server the bench uses
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,11 +60,8 @@ def test_real_socket_round_trip(tmp_path: Path) -> None:
 def test_real_timeout(tmp_path: Path) -> None:
     with FakeOpenAI(delay=2.0) as server:
         coach = make_coach(server.base_url, tmp_path, STORYCOACH_TIMEOUT="0.5")
-        started = time.monotonic()
         with pytest.raises(ModelError, match=r"timed out after 0\.5 s") as info:
             review(coach)
-        elapsed = time.monotonic() - started
-    assert elapsed < 1.8
     assert [c.status for c in info.value.calls] == ["error"]
 
 
@@ -74,13 +70,10 @@ def test_concurrent_scores_overlap(tmp_path: Path) -> None:
     with FakeOpenAI(delay=delay) as server:
         coach = make_coach(server.base_url, tmp_path)
         review(coach)  # warm up: client built, connection pool ready
-        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda i: review(coach, f"{DRAFT}\nTake {i}.\n"), range(4)))
-        elapsed = time.monotonic() - started
     assert len(results) == 4 and all(r[0].criteria for r in results)
-    assert server.max_in_flight == 4
-    assert elapsed < 2 * delay, f"4 requests took {elapsed:.2f} s: they did not overlap"
+    assert server.max_in_flight == 4, "the four requests did not overlap"
 
 
 def test_redact_sends_no_name_from_any_script(tmp_path: Path) -> None:
