@@ -29,6 +29,13 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.params import (
+    level_option,
+    marker_option,
+    offline_option,
+    question_option,
+    role_option,
+)
 from storycoach.cli.words import plural
 
 if TYPE_CHECKING:
@@ -39,13 +46,8 @@ if TYPE_CHECKING:
 
 _STYLE = {"gap": "bold red", "thin": "yellow", "covered": "green"}
 
-Role = Annotated[
-    str | None, typer.Option(help='Only questions for this role, e.g. "Software Engineer".')
-]
-MarkerOpt = Annotated[
-    str | None,
-    typer.Option("--marker", "-m", help="Only questions probing this culture marker."),
-]
+Role = Annotated[str | None, role_option('Only questions for this role, e.g. "Software Engineer".')]
+MarkerOpt = Annotated[str | None, marker_option("Only questions probing this culture marker.")]
 Today = Annotated[
     str | None,
     typer.Option(
@@ -402,17 +404,12 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 def practice(
     question: Annotated[
         str | None,
-        typer.Option("--question", "-q", help="Practise this question instead of the weakest."),
+        question_option("Practise this question instead of the weakest.", "--question", "-q"),
     ] = None,
-    level: Annotated[
-        str | None,
-        typer.Option("--level", "-l", help="Level band to answer at: E3..E7."),
-    ] = None,
+    level: Annotated[str | None, level_option("Level band to answer at.", "--level", "-l")] = None,
     role: Role = None,
     marker: MarkerOpt = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Rubric engine only; never call the model.")
-    ] = False,
+    offline: Annotated[bool, offline_option()] = False,
     today: Today = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -27,6 +27,7 @@ from storycoach.cli.common import (
     launch_editor,
     open_bank,
 )
+from storycoach.cli.params import level_option, offline_option, redact_option, story_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,17 +49,13 @@ def mock(
             show_default=False,
         ),
     ] = None,
-    story: Annotated[
-        int | None, typer.Option("--story", "-s", help="Tell this story from your bank.")
-    ] = None,
-    level: Annotated[
-        str | None, typer.Option("--level", "-l", help="Level band to answer at: E3..E7.")
-    ] = None,
+    story: Annotated[int | None, story_option("Tell this story from your bank.")] = None,
+    level: Annotated[str | None, level_option("Level band to answer at.", "--level", "-l")] = None,
     rounds: Annotated[
         int, typer.Option("--rounds", "-n", min=0, max=20, help="Follow-ups at most.")
     ] = 3,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Rubric templates only; never call the model.")
+        bool, offline_option("Rubric templates only; never call the model.")
     ] = False,
     time_box: Annotated[
         float | None,
@@ -79,9 +76,7 @@ def mock(
             dir_okay=False,
         ),
     ] = None,
-    redact: Annotated[
-        bool, typer.Option("--redact", help="Replace people's names before the model sees them.")
-    ] = False,
+    redact: Annotated[bool, redact_option()] = False,
     draft: Annotated[
         bool, typer.Option("--draft", help="With `show ID`: print only the improved draft.")
     ] = False,

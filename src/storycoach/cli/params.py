@@ -12,7 +12,6 @@ from typing import Any
 
 import typer
 
-LEVELS = ("E3", "E4", "E5", "E6", "E7")
 _HELP_CHARS = 60
 
 
@@ -45,6 +44,8 @@ def completer(kind: str) -> Callable[[typer.Context, str], list[tuple[str, str]]
 
 
 def complete_levels(incomplete: str) -> list[tuple[str, str]]:
+    from storycoach.models import LEVELS
+
     return [(lv, f"level band {lv}") for lv in LEVELS if lv.lower().startswith(incomplete.lower())]
 
 
@@ -87,6 +88,14 @@ def level_option(help: str, *names: str) -> Any:
     return typer.Option(
         *(names or ("--level",)), help=help, metavar="E3..E7", autocompletion=complete_levels
     )
+
+
+def offline_option(help: str = "Rubric engine only; never call the model.") -> Any:
+    return typer.Option("--offline", help=help)
+
+
+def redact_option() -> Any:
+    return typer.Option("--redact", help="Replace people's names before the model sees them.")
 
 
 def role_option(help: str) -> Any:

@@ -16,7 +16,13 @@ from storycoach.cli.common import (
     fail,
     open_bank,
 )
-from storycoach.cli.params import level_option, question_option, story_option
+from storycoach.cli.params import (
+    level_option,
+    offline_option,
+    question_option,
+    redact_option,
+    story_option,
+)
 from storycoach.cli.words import plural
 
 if TYPE_CHECKING:
@@ -43,15 +49,11 @@ def review(
         str | None, question_option("Check against this question and its probes.")
     ] = None,
     level: Annotated[str | None, level_option("Target level band.", "--level", "-l")] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Rubric engine only; never call the model.")
-    ] = False,
+    offline: Annotated[bool, offline_option()] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ask the model even for an unchanged draft.")
     ] = False,
-    redact: Annotated[
-        bool, typer.Option("--redact", help="Replace people's names before sending to the model.")
-    ] = False,
+    redact: Annotated[bool, redact_option()] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="Print only the summary line (exit code as usual).")
     ] = False,
