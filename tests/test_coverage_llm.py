@@ -477,3 +477,24 @@ def test_reports_include_the_model_suggestions(invoke, model_env, api, stocked, 
         assert f"#{top['story']} {top['title']}" in page
     assert "The model suggests:" in page
     assert "Model suggestions:" in md and "Model suggestions:" in page
+
+
+def test_a_link_run_is_on_record_before_its_request_is_sent(
+    invoke, model_env, api, stocked, db_path
+) -> None:
+    """The run is a `pending` row while the request is in flight (a crash then still leaves a
+    record of the paid request), and is completed with its attempts after."""
+    seen_in_flight: list[list[dict[str, Any]]] = []
+    respond = answering(first_plus_stray)
+
+    def in_flight(request: Any) -> Any:
+        seen_in_flight.append(link_rows(db_path))
+        return respond(request)
+
+    api.post("/chat/completions").side_effect = in_flight
+    invoke("coverage", "--llm", "--json")
+
+    assert [r["status"] for r in seen_in_flight[0]] == ["pending"]
+    rows = link_rows(db_path)
+    assert len(rows) == 1 and rows[0]["status"] == "ok"
+    assert rows[0]["tokens_in"] is not None and json.loads(rows[0]["calls"])

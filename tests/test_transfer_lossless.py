@@ -45,10 +45,10 @@ def _filled(path: Path) -> Bank:
     )  # fmt: skip
     offline = result.model_copy(update={"llm_status": "skipped", "findings": [], "verdict": "pass"})
     bank.add_review(offline, "Another draft")
-    bank.store_suggestions(
-        "key-1",
+    run = bank.start_suggestions("key-1", model="gpt-4.1-mini")
+    bank.finish_suggestions(
+        run,
         [{"question": "led-migration", "story": kept.id, "reason": "it fits"}],
-        model="gpt-4.1-mini",
         calls=[CallRecord(model="gpt-4.1-mini", status="ok", tokens_in=10, tokens_out=5,
                           latency_ms=3, cost_usd=0.0001)],
     )  # fmt: skip

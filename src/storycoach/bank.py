@@ -1460,22 +1460,37 @@ class Bank:
         )
         return json.loads(rows[0]["proposals"]) if rows else None
 
-    def store_suggestions(
-        self,
-        cache_key: str,
-        proposals: list[dict[str, Any]] | None,
-        *,
-        model: str,
-        calls: Iterable[CallRecord],
-        error: str | None = None,
-    ) -> int:
-        """Record one `coverage --llm` run: its proposals (None when the model failed, with
-        `error`) and every attempt."""
-        attempts = list(calls)
+    def start_suggestions(self, cache_key: str, *, model: str) -> int:
+        """Record a `coverage --llm` run *before* its request is sent (status `pending`), so a
+        request that is paid for is never unrecorded, even if the process dies in flight."""
         row = {
             "created": now(),
             "cache_key": cache_key,
             "model": model,
+            "status": "pending",
+            "proposals": None,
+            "error": None,
+            "calls": "[]",
+            "tokens_in": None,
+            "tokens_out": None,
+            "cost_usd": None,
+            "uid": new_uid(),
+        }
+        with self._writing() as db:
+            return _insert(db.table("link_suggestions"), row)
+
+    def finish_suggestions(
+        self,
+        run_id: int,
+        proposals: list[dict[str, Any]] | None,
+        *,
+        calls: Iterable[CallRecord],
+        error: str | None = None,
+    ) -> None:
+        """Complete a run `start_suggestions` recorded: its proposals (None when the model
+        failed or was interrupted, with `error`) and every attempt."""
+        attempts = list(calls)
+        row = {
             "status": "ok" if proposals is not None else "failed",
             "proposals": _dumps(proposals) if proposals is not None else None,
             "error": error,
@@ -1483,10 +1498,9 @@ class Bank:
             "tokens_in": known_sum(c.tokens_in for c in attempts),
             "tokens_out": known_sum(c.tokens_out for c in attempts),
             "cost_usd": usage_cost(attempts),
-            "uid": new_uid(),
         }
         with self._writing() as db:
-            return _insert(db.table("link_suggestions"), row)
+            db.table("link_suggestions").update(run_id, row)
 
     def practice_counts(self) -> dict[str, int]:
         """Reviews per question id, so `practice` rotates through equally weak questions."""

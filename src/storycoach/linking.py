@@ -82,12 +82,16 @@ def propose_links(bank: Bank, report: CoverageReport, coach: Coach) -> LinkRun:
     if cached is not None:
         info["cached"] = True
         return LinkRun([LinkProposal(**p) for p in cached], info)
+    run_id = bank.start_suggestions(request.key, model=model)
     try:
         proposals, calls = coach.propose_links(request)
     except ModelError as error:
-        bank.store_suggestions(request.key, None, model=model, calls=error.calls, error=str(error))
+        bank.finish_suggestions(run_id, None, calls=error.calls, error=str(error))
         raise
-    bank.store_suggestions(request.key, [asdict(p) for p in proposals], model=model, calls=calls)
+    except BaseException:  # Ctrl-C: the run stays on record, as interrupted
+        bank.finish_suggestions(run_id, None, calls=[], error="interrupted")
+        raise
+    bank.finish_suggestions(run_id, [asdict(p) for p in proposals], calls=calls)
     info.update(
         requests=len(calls),
         tokens_in=known_sum(c.tokens_in for c in calls),
