@@ -168,22 +168,24 @@ class Delta(Detector):
         return found
 
     def measured(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
-        """The first measured delta found in `spans` (backstory like "had grown to 14 hops"
-        does not count), or a number with a unit inside the result part."""
+        """A measured delta in `spans` (backstory like "had grown to 14 hops" does not count),
+        or a number with a unit inside the result part; which one, when several, is not fixed."""
         return self._measured_in(doc, spans) or self._result_number(doc)
 
     def _measured_in(self, doc: Doc, spans: list[tuple[int, int]]) -> re.Match[str] | None:
+        # Callers ask only whether there is one, so the sentence around each number is read
+        # as soon as the number is found: a hit early in the draft ends the scan there.
         text = doc.lower
         for start, end in spans:
-            windows: list[tuple[int, int]] = []
+            last = -1
             for number in self._num.finditer(text, start, end):
                 found = self._num_led.match(text, number.end(), end)
                 if found:
                     return found
                 low, high = _sentence(text, number.start(), start, end)
-                if not windows or windows[-1][0] != low:
-                    windows.append((low, high))
-            for low, high in windows:
+                if low == last:
+                    continue  # this sentence was read for the number before
+                last = low
                 for found in self._needs_num.finditer(text, low, high):
                     if not self._backstory(text, found):
                         return found
