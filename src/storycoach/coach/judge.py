@@ -62,42 +62,21 @@ def merge(
     injected = False
     for item in llm.criteria:
         line, column, quote = at(item.quote)
+        spot = {"line": line, "column": column, "quote": quote, "source": "llm"}
         if item.criterion == INJECTION:
             injected = True
-            merged.append(
-                Finding(
-                    rule=INJECTION,
-                    severity="error",
-                    message=f"the draft addresses the reviewer; {item.fix}",
-                    line=line,
-                    column=column,
-                    quote=quote,
-                    source="llm",
-                )
-            )
+            message = f"the draft addresses the reviewer; {item.fix}"
+            merged.append(Finding(rule=INJECTION, severity="error", message=message, **spot))
         elif item.score <= FAIL_AT_OR_BELOW:
-            merged.append(
-                Finding(
-                    rule=item.criterion,
-                    severity="warning",
-                    message=f"model score {item.score}/5: {item.fix}",
-                    line=line,
-                    column=column,
-                    quote=quote,
-                    source="llm",
-                )
-            )
+            message = f"model score {item.score}/5: {item.fix}"
+            merged.append(Finding(rule=item.criterion, severity="warning", message=message, **spot))
         elif not item.quote:
+            message = (
+                f"model score {item.score}/5 not counted: its evidence is not a verbatim quote "
+                "from the draft"
+            )
             merged.append(
-                Finding(
-                    rule=item.criterion,
-                    severity="info",
-                    message=(
-                        f"model score {item.score}/5 not counted: its evidence is not a verbatim "
-                        "quote from the draft"
-                    ),
-                    source="llm",
-                )
+                Finding(rule=item.criterion, severity="info", message=message, source="llm")
             )
     offline = any(f.rule == OFFLINE_RULE for f in findings)
     if draft is not None and not injected and not offline:
